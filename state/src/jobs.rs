@@ -1,0 +1,75 @@
+//! Per-job bookkeeping: each fetch job's continuation mark and health counters.
+//!
+//! The mark is the job's resume point at Netwrix: it is only ever advanced by
+//! [`Store::commit_page`], in the same transaction as the records it covers,
+//! so a restart resumes exactly after what was spooled. The counters and last
+//! error exist for the status view and metrics.
+
+use rusqlite::{params, OptionalExtension};
+
+use crate::convert::from_db;
+use crate::{StateError, Store};
+
+/// One job's persisted state, for status output; exists so operators can see
+/// where each job stands without reading SQLite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobState {
+    /// Job name (as configured).
+    pub name: String,
+    /// Continuation mark to resume from; `None` before the first mark.
+    pub mark: Option<String>,
+    /// `fetched_at_ms` of the last committed page.
+    pub last_fetch_ms: Option<i64>,
+    /// The last error recorded, if not cleared since.
+    pub last_error: Option<String>,
+    /// Records this job has spooled.
+    pub spooled_total: u64,
+    /// Records skipped as already spooled.
+    pub duplicates_total: u64,
+    /// Pages committed.
+    pub pages_total: u64,
+}
+
+impl Store {
+    /// The job's continuation mark; `None` if the job never committed a mark.
+    pub fn mark(&self, job: &str) -> Result<Option<String>, StateError> {
+        let mark: Option<Option<String>> = self
+            .conn
+            .prepare_cached("SELECT mark FROM jobs WHERE name = ?1")?
+            .query_row([job], |r| r.get(0))
+            .optional()?;
+        Ok(mark.flatten())
+    }
+
+    /// Sets (`Some`) or clears (`None`) the job's last error, creating the job
+    /// row if needed. Nothing else changes; in particular not the mark.
+    pub fn record_job_error(&mut self, job: &str, error: Option<&str>) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO jobs (name, last_error) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET last_error = excluded.last_error",
+            )?
+            .execute(params![job, error])?;
+        Ok(())
+    }
+
+    /// Every job that has committed a page or recorded an error, by name.
+    pub fn jobs(&self) -> Result<Vec<JobState>, StateError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name, mark, last_fetch_ms, last_error, spooled_total, duplicates_total, pages_total
+             FROM jobs ORDER BY name",
+        )?;
+        let rows = stmt.query_and_then([], |r| -> Result<JobState, StateError> {
+            Ok(JobState {
+                name: r.get(0)?,
+                mark: r.get(1)?,
+                last_fetch_ms: r.get(2)?,
+                last_error: r.get(3)?,
+                spooled_total: from_db("spooled_total", r.get(4)?)?,
+                duplicates_total: from_db("duplicates_total", r.get(5)?)?,
+                pages_total: from_db("pages_total", r.get(6)?)?,
+            })
+        })?;
+        rows.collect()
+    }
+}

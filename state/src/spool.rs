@@ -1,0 +1,220 @@
+//! The spool: records fetched from Netwrix, each with a monotonic `seq`, kept
+//! until every sink has acknowledged them.
+//!
+//! This is where "nothing lost, nothing taken twice" is enforced on the input
+//! side: [`Store::commit_page`] writes a page's records and the job's next
+//! continuation mark in one transaction, so after a crash either both are
+//! there or neither is. Seqs are dense (1, 2, 3, ...: duplicates consume none),
+//! so `max_seq - cursor` is a sink's backlog in rows. Duplicate record ids are
+//! skipped by checking the `UNIQUE` id column, which only knows rows still in
+//! the spool: an id whose row was already pruned (every sink had it) would be
+//! spooled again if Netwrix served it again. The marks are what prevent
+//! re-fetching; the id check covers overlapping pages between marks.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::convert::{from_db, limit_to_db, to_db};
+use crate::{StateError, Store};
+
+/// Rows deleted per statement by [`Store::prune`]; each chunk is its own
+/// short write transaction so fetchers and sinks are never blocked for long.
+const PRUNE_CHUNK: i64 = 5_000;
+
+/// One record to spool; exists so callers can pass borrowed payloads without
+/// copying a whole page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewRecord<'a> {
+    /// Stable record identity (e.g. a hash of the Netwrix record); the
+    /// deduplication key.
+    pub id: [u8; 16],
+    /// The record as it will be delivered.
+    pub payload: &'a [u8],
+}
+
+/// What [`Store::commit_page`] did; exists so the fetcher can log and count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CommitOutcome {
+    /// Records newly spooled.
+    pub inserted: u64,
+    /// Records skipped because their id was already in the spool (including
+    /// repeats within the page).
+    pub duplicates: u64,
+    /// The highest seq ever assigned, as of this commit (the previous value if
+    /// nothing was inserted).
+    pub last_seq: u64,
+}
+
+/// One spooled record as read back for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolRow {
+    /// Position in the spool; sinks acknowledge up to a seq.
+    pub seq: u64,
+    /// The record id given at commit.
+    pub id: [u8; 16],
+    /// The job that fetched it.
+    pub job: String,
+    /// When its page was fetched (ms since the Unix epoch, caller's clock).
+    pub fetched_at_ms: i64,
+    /// The record.
+    pub payload: Vec<u8>,
+}
+
+impl Store {
+    /// Spools `records` for `job` and, in the same transaction, sets the job's
+    /// mark to `next_mark` (`None` leaves it unchanged), adds to its
+    /// `spooled_total`/`duplicates_total`, bumps `pages_total` and sets
+    /// `last_fetch_ms = fetched_at_ms`. The job's `last_error` is not touched;
+    /// clear it with [`Store::record_job_error`].
+    ///
+    /// Ids already present in the spool are skipped and counted as
+    /// duplicates. Ids that were spooled and have since been pruned are not
+    /// remembered and would be spooled again; see the module docs.
+    ///
+    /// On error nothing is written: no records, no mark, no counters.
+    pub fn commit_page(
+        &mut self,
+        job: &str,
+        records: &[NewRecord<'_>],
+        next_mark: Option<&str>,
+        fetched_at_ms: i64,
+    ) -> Result<CommitOutcome, StateError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut inserted: u64 = 0;
+        {
+            // A bare `INSERT OR IGNORE ... VALUES` would still consume an
+            // AUTOINCREMENT seq for every ignored duplicate, leaving gaps that
+            // make `max_seq - cursor` overstate backlogs. Selecting the row
+            // only when the id is absent allocates no seq for duplicates; OR
+            // IGNORE stays as the backstop the UNIQUE index enforces.
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO spool (id, job, fetched_at_ms, payload)
+                 SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM spool WHERE id = ?1)",
+            )?;
+            for record in records {
+                // changes(): 1 if inserted, 0 if the id was already spooled.
+                inserted += insert.execute(params![&record.id[..], job, fetched_at_ms, record.payload])? as u64;
+            }
+        }
+        let duplicates = records.len() as u64 - inserted;
+        tx.prepare_cached(
+            "INSERT INTO jobs (name, mark, last_fetch_ms, spooled_total, duplicates_total, pages_total)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1)
+             ON CONFLICT (name) DO UPDATE SET
+                 mark = coalesce(excluded.mark, jobs.mark),
+                 last_fetch_ms = excluded.last_fetch_ms,
+                 spooled_total = jobs.spooled_total + excluded.spooled_total,
+                 duplicates_total = jobs.duplicates_total + excluded.duplicates_total,
+                 pages_total = jobs.pages_total + 1",
+        )?
+        .execute(params![
+            job,
+            next_mark,
+            fetched_at_ms,
+            to_db("inserted", inserted)?,
+            to_db("duplicates", duplicates)?
+        ])?;
+        let last_seq = max_seq(&tx)?;
+        tx.commit()?;
+        tracing::trace!(job, inserted, duplicates, last_seq, "page committed");
+        Ok(CommitOutcome { inserted, duplicates, last_seq })
+    }
+
+    /// Spooled rows with `seq > after`, ascending: at most `limit` rows, and
+    /// no more than `max_bytes` of payload in total, except that the first
+    /// row is always returned even if it alone is larger (so a batch is never
+    /// empty while rows remain). `limit == 0` returns nothing.
+    pub fn read_batch(&self, after: u64, limit: usize, max_bytes: usize) -> Result<Vec<SpoolRow>, StateError> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, id, job, fetched_at_ms, payload FROM spool WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![to_db("after", after)?, limit_to_db(limit)])?;
+        let mut bytes: usize = 0;
+        while let Some(row) = rows.next()? {
+            let payload_len = row.get_ref(4)?.as_blob().map_err(rusqlite::Error::from)?.len();
+            if !out.is_empty() && bytes.saturating_add(payload_len) > max_bytes {
+                break;
+            }
+            bytes = bytes.saturating_add(payload_len);
+            let id: Vec<u8> = row.get(1)?;
+            let id: [u8; 16] =
+                id.try_into().map_err(|v: Vec<u8>| StateError::Corrupt(format!("spool id of {} bytes", v.len())))?;
+            out.push(SpoolRow {
+                seq: from_db("seq", row.get(0)?)?,
+                id,
+                job: row.get(2)?,
+                fetched_at_ms: row.get(3)?,
+                payload: row.get(4)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Deletes the spool rows that every sink in `sinks` has acknowledged
+    /// (`seq <=` the smallest of their cursors) and returns how many. Sinks
+    /// not named do not hold rows back. An empty `sinks` deletes nothing
+    /// (rather than everything); an unregistered name is
+    /// [`StateError::UnknownSink`]. Deletes in chunks of a few thousand rows,
+    /// each its own short transaction.
+    pub fn prune(&mut self, sinks: &[&str]) -> Result<u64, StateError> {
+        let mut floor: Option<u64> = None;
+        for sink in sinks {
+            let cursor = self.cursor(sink)?.ok_or_else(|| StateError::UnknownSink { sink: (*sink).to_owned() })?;
+            floor = Some(floor.map_or(cursor.seq, |f| f.min(cursor.seq)));
+        }
+        let Some(floor) = floor else { return Ok(0) };
+        let floor = to_db("prune floor", floor)?;
+        let mut deleted: u64 = 0;
+        loop {
+            // Outside any explicit transaction: each DELETE commits on its own.
+            let n = self
+                .conn
+                .prepare_cached(
+                    "DELETE FROM spool WHERE seq IN (SELECT seq FROM spool WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
+                )?
+                .execute(params![floor, PRUNE_CHUNK])?;
+            deleted += n as u64;
+            if (n as i64) < PRUNE_CHUNK {
+                break;
+            }
+        }
+        if deleted > 0 {
+            tracing::debug!(deleted, floor, "spool pruned");
+        }
+        Ok(deleted)
+    }
+
+    /// The highest seq ever assigned (0 if none); unaffected by pruning.
+    pub fn max_seq(&self) -> Result<u64, StateError> {
+        max_seq(&self.conn)
+    }
+
+    /// How many rows the spool holds now.
+    pub fn spool_rows(&self) -> Result<u64, StateError> {
+        let n: i64 = self.conn.prepare_cached("SELECT count(*) FROM spool")?.query_row([], |r| r.get(0))?;
+        from_db("spool rows", n)
+    }
+}
+
+/// The highest seq ever assigned, from the AUTOINCREMENT bookkeeping that
+/// SQLite keeps in `sqlite_sequence` (which pruning does not lower).
+pub(crate) fn max_seq(conn: &Connection) -> Result<u64, StateError> {
+    let seq: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'spool'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    from_db("max seq", seq.unwrap_or(0))
+}
+
+/// The seq just before the oldest row still spooled, or [`max_seq`] if the
+/// spool is empty: a cursor there receives everything still spooled.
+pub(crate) fn before_oldest(conn: &Connection) -> Result<u64, StateError> {
+    let oldest: Option<i64> = conn.prepare_cached("SELECT min(seq) FROM spool")?.query_row([], |r| r.get(0))?;
+    match oldest {
+        Some(seq) => from_db("oldest seq", seq - 1),
+        None => max_seq(conn),
+    }
+}
