@@ -1,0 +1,7 @@
+//! Pure formats: how an [`Event`](crate::Event) becomes bytes.
+//!
+//! A format is a plain function from an event to bytes appended to a caller's buffer.
+//! It does no I/O, holds no state and cannot fail, so every transport can reuse one
+//! buffer for a whole batch and the exact bytes a SIEM receives can be pinned in tests.
+
+pub mod json;

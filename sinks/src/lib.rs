@@ -1,0 +1,64 @@
+//! Where auditbridge delivers records.
+//!
+//! A [`Sink`] takes a batch of spooled [`Event`]s and returns only once its peer has
+//! acknowledged all of them; the pipeline moves the sink's cursor only then. Formats
+//! ([`format`](mod@format)) are pure functions from an event to bytes; transports and sinks know
+//! nothing of how bytes are made.
+
+pub mod file;
+pub mod format;
+pub mod stdout;
+
+use async_trait::async_trait;
+use netwrix::{ActivityRecord, RecordId};
+
+/// One spooled record on its way to a sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The spool's sequence number: monotonic, the unit of every cursor.
+    pub seq: u64,
+    /// The record's deterministic id, which travels in every format.
+    pub id: RecordId,
+    /// The name of the job that fetched it.
+    pub job: String,
+    pub record: ActivityRecord,
+}
+
+/// Why a batch was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Worth retrying as it is (peer down, timeout, I/O hiccup).
+    #[error("{0}")]
+    Transient(String),
+    /// Retrying the same batch cannot help until a person acts (bad token, bad path).
+    #[error("{0}")]
+    Fatal(String),
+}
+
+impl SinkError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SinkError::Transient(_))
+    }
+}
+
+/// A destination for records.
+#[async_trait]
+pub trait Sink: Send {
+    /// Called once before the first batch, with the value stored beside the sink's
+    /// cursor at its last acknowledgement (`None` for a new sink). A sink that writes
+    /// locally uses it to undo anything written after that acknowledgement.
+    ///
+    /// Returns the value to store beside the cursor before the first batch is
+    /// delivered (or `None` to leave it as it is). A new sink uses it to record where
+    /// its own output begins, so even its first batch can be undone after a crash.
+    async fn open(&mut self, committed: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError>;
+
+    /// Delivers `batch` (never empty, in spool order) and returns once the peer has
+    /// acknowledged all of it, with the value to store beside the cursor.
+    async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError>;
+
+    /// Flushes and releases whatever the sink holds (graceful shutdown).
+    async fn close(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}

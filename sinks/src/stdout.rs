@@ -1,0 +1,136 @@
+//! The stdout sink: JSON lines on standard output, for piping into a shipper or a
+//! terminal.
+//!
+//! A pipe cannot take anything back, so this sink keeps no committed value: a batch is
+//! acknowledged once it is written and flushed, and a crash between that and the cursor
+//! moving shows the batch again on the next start. The records' `auditbridge_id` lets
+//! the consumer drop such repeats.
+
+use crate::format::json;
+use crate::{Event, Sink, SinkError};
+use async_trait::async_trait;
+use std::io;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// Writes events as JSON lines to stdout (or, for tests and embedding, any async writer).
+pub struct StdoutSink<W = tokio::io::Stdout> {
+    out: W,
+    /// The batch buffer, reused across batches.
+    buf: Vec<u8>,
+}
+
+impl StdoutSink {
+    /// A sink on the process's standard output.
+    pub fn new() -> Self {
+        Self::with_writer(tokio::io::stdout())
+    }
+}
+
+impl Default for StdoutSink {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<W> StdoutSink<W> {
+    /// A sink writing to `out` instead of stdout.
+    pub fn with_writer(out: W) -> Self {
+        Self { out, buf: Vec::new() }
+    }
+
+    /// The writer back.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+#[async_trait]
+impl<W: AsyncWrite + Send + Unpin> Sink for StdoutSink<W> {
+    async fn open(&mut self, _committed: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError> {
+        Ok(None)
+    }
+
+    async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
+        self.buf.clear();
+        for event in batch {
+            json::encode(event, &mut self.buf);
+            self.buf.push(b'\n');
+        }
+        self.out.write_all(&self.buf).await.map_err(stdout_error)?;
+        self.out.flush().await.map_err(stdout_error)?;
+        Ok(None)
+    }
+
+    async fn close(&mut self) -> Result<(), SinkError> {
+        self.out.flush().await.map_err(stdout_error)
+    }
+}
+
+/// A closed pipe stays closed (the reader is gone): `Fatal`. Anything else: `Transient`.
+fn stdout_error(e: io::Error) -> SinkError {
+    let msg = format!("stdout sink: writing to stdout: {e}");
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        SinkError::Fatal(msg)
+    } else {
+        SinkError::Transient(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netwrix::{ActivityRecord, RecordId};
+
+    fn event(seq: u64) -> Event {
+        let record = ActivityRecord { who: format!("CORP\\u{seq}"), ..Default::default() };
+        Event { seq, id: RecordId([seq as u8; 16]), job: "j".into(), record }
+    }
+
+    #[tokio::test]
+    async fn writes_one_line_per_event_and_acknowledges_without_a_value() {
+        let mut sink = StdoutSink::with_writer(Vec::new());
+        sink.open(None).await.expect("open");
+        assert_eq!(sink.deliver(&[event(1), event(2)]).await.expect("deliver"), None);
+        assert_eq!(sink.deliver(&[event(3)]).await.expect("deliver"), None);
+        sink.close().await.expect("close");
+        let out = String::from_utf8(sink.into_inner()).expect("utf-8");
+        let mut expected = Vec::new();
+        for seq in 1..=3 {
+            json::encode(&event(seq), &mut expected);
+            expected.push(b'\n');
+        }
+        assert_eq!(out.as_bytes(), expected);
+        assert_eq!(out.lines().count(), 3);
+    }
+
+    /// A writer whose reader has gone away.
+    struct Closed;
+    impl AsyncWrite for Closed {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            _: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            std::task::Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_pipe_is_fatal() {
+        let mut sink = StdoutSink::with_writer(Closed);
+        let err = sink.deliver(&[event(1)]).await.expect_err("broken pipe");
+        assert!(matches!(err, SinkError::Fatal(_)), "{err:?}");
+    }
+}
