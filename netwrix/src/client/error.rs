@@ -1,0 +1,190 @@
+//! [`ClientError`]: every way a call to the API can fail, typed by what the caller should do
+//! about it (retry later, fix the configuration, or give up on a request), and worded for
+//! the operator who reads it in a log.
+
+use crate::errorlist::ErrorList;
+use crate::format::DecodeError;
+
+/// Why a request to the Integration API failed. The HTTP statuses are those of spec §5;
+/// [`ClientError::is_transient`] says which ones are worth retrying.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// 401: the server refused the credentials (or none were configured).
+    #[error("HTTP 401 Unauthorized ({scheme}): {}", unauthorized_hint(scheme))]
+    Unauthorized {
+        /// The authentication scheme that was tried (`Basic`, …; `none` without credentials).
+        scheme: String,
+    },
+    /// 400: the server rejected the request (invalid count, mark or search), with its ErrorList.
+    #[error("HTTP 400 Bad Request{}", list_suffix(.0))]
+    BadRequest(ErrorList),
+    /// 404: the endpoint does not exist, usually a wrong base URL.
+    #[error("HTTP 404 Not Found: no Netwrix Integration API at this URL; check the base URL (https://host:9699)")]
+    NotFound,
+    /// 405: the endpoint does not allow this method.
+    #[error("HTTP 405 Method Not Allowed")]
+    MethodNotAllowed,
+    /// 413: the posted body is over the server's limit.
+    #[error("HTTP 413 Payload Too Large: send fewer records per request (Netwrix recommends at most 1,000 and 50 MB)")]
+    TooLarge,
+    /// 500: licence expired, SQL Server or Archive Service unreachable, or malformed JSON (empty body).
+    #[error("HTTP 500 Internal Server Error{}", server_suffix(.0))]
+    Server(Option<ErrorList>),
+    /// 503: the Archive Service is busy or unreachable.
+    #[error("HTTP 503 Service Unavailable: the Netwrix Archive Service is busy or unreachable")]
+    Unavailable,
+    /// Any other status.
+    #[error("unexpected HTTP {status}{}", body_suffix(body))]
+    UnexpectedStatus {
+        status: u16,
+        /// The first 512 characters of the body.
+        body: String,
+    },
+    /// No complete response within the configured timeout.
+    #[error("the request timed out (no complete response within the configured timeout)")]
+    Timeout,
+    /// The connection failed: refused, reset, DNS, or TLS (including a certificate that is not trusted).
+    #[error("connection failed: {0}")]
+    Transport(String),
+    /// A 200 response whose body is not a valid page (often a body cut off mid-way).
+    #[error("could not decode the response body {0}")]
+    Decode(DecodeError),
+    /// The client configuration is unusable (bad URL, unreadable CA file, bad fingerprint…).
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+}
+
+impl ClientError {
+    /// The HTTP status this error stands for, if it came from a response.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Unauthorized { .. } => Some(401),
+            ClientError::BadRequest(_) => Some(400),
+            ClientError::NotFound => Some(404),
+            ClientError::MethodNotAllowed => Some(405),
+            ClientError::TooLarge => Some(413),
+            ClientError::Server(_) => Some(500),
+            ClientError::Unavailable => Some(503),
+            ClientError::UnexpectedStatus { status, .. } => Some(*status),
+            ClientError::Timeout | ClientError::Transport(_) | ClientError::Decode(_) | ClientError::Config(_) => None,
+        }
+    }
+
+    /// Whether the same request may succeed later, so retrying with backoff makes sense.
+    ///
+    /// A 500 counts as transient even with an ErrorList: an expired licence or an unreachable
+    /// SQL Server can clear. Other 5xx are transient too; other 4xx are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Unavailable
+            | ClientError::Server(_)
+            | ClientError::Timeout
+            | ClientError::Transport(_)
+            | ClientError::Decode(_) => true,
+            ClientError::UnexpectedStatus { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+            ClientError::Unauthorized { .. }
+            | ClientError::BadRequest(_)
+            | ClientError::NotFound
+            | ClientError::MethodNotAllowed
+            | ClientError::TooLarge
+            | ClientError::Config(_) => false,
+        }
+    }
+
+    /// The server's ErrorList, when it sent one.
+    pub fn error_list(&self) -> Option<&ErrorList> {
+        match self {
+            ClientError::BadRequest(list) => Some(list),
+            ClientError::Server(list) => list.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+fn unauthorized_hint(scheme: &str) -> &'static str {
+    if scheme == super::auth::NO_AUTH {
+        "no credentials are configured; set a user and password"
+    } else {
+        "check the user and password"
+    }
+}
+
+fn list_suffix(list: &ErrorList) -> String {
+    if list.errors.is_empty() {
+        " (empty body)".to_string()
+    } else {
+        format!(": {list}")
+    }
+}
+
+fn server_suffix(list: &Option<ErrorList>) -> String {
+    match list {
+        Some(list) => list_suffix(list),
+        None => " (empty body)".to_string(),
+    }
+}
+
+fn body_suffix(body: &str) -> String {
+    if body.trim().is_empty() {
+        " (empty body)".to_string()
+    } else {
+        format!(": {body}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COUNT_ERROR: &str =
+        "Invalid count parameter specified. Error details: 0x80040204 Cannot convert the attribute data type";
+
+    #[test]
+    fn display_texts_are_operator_friendly() {
+        let bad = ClientError::BadRequest(ErrorList::one("InputError", COUNT_ERROR));
+        assert_eq!(bad.to_string(), format!("HTTP 400 Bad Request: InputError: {COUNT_ERROR}"));
+        assert_eq!(
+            ClientError::Unauthorized { scheme: "Basic".into() }.to_string(),
+            "HTTP 401 Unauthorized (Basic): check the user and password"
+        );
+        assert_eq!(ClientError::Server(None).to_string(), "HTTP 500 Internal Server Error (empty body)");
+        assert_eq!(
+            ClientError::Server(Some(ErrorList::one("ServerError", "0x80040C0A SQL Server cannot be contacted")))
+                .to_string(),
+            "HTTP 500 Internal Server Error: ServerError: 0x80040C0A SQL Server cannot be contacted"
+        );
+        assert_eq!(ClientError::BadRequest(ErrorList::default()).to_string(), "HTTP 400 Bad Request (empty body)");
+        assert_eq!(
+            ClientError::UnexpectedStatus { status: 418, body: "teapot".into() }.to_string(),
+            "unexpected HTTP 418: teapot"
+        );
+        assert_eq!(
+            ClientError::Decode(DecodeError::new(17, "unexpected end of input")).to_string(),
+            "could not decode the response body at byte 17: unexpected end of input"
+        );
+    }
+
+    #[test]
+    fn statuses_and_transience() {
+        let cases: Vec<(ClientError, Option<u16>, bool)> = vec![
+            (ClientError::Unauthorized { scheme: "Basic".into() }, Some(401), false),
+            (ClientError::BadRequest(ErrorList::default()), Some(400), false),
+            (ClientError::NotFound, Some(404), false),
+            (ClientError::MethodNotAllowed, Some(405), false),
+            (ClientError::TooLarge, Some(413), false),
+            (ClientError::Server(None), Some(500), true),
+            (ClientError::Server(Some(ErrorList::one("ServerError", "licence"))), Some(500), true),
+            (ClientError::Unavailable, Some(503), true),
+            (ClientError::UnexpectedStatus { status: 502, body: String::new() }, Some(502), true),
+            (ClientError::UnexpectedStatus { status: 403, body: String::new() }, Some(403), false),
+            (ClientError::Timeout, None, true),
+            (ClientError::Transport("refused".into()), None, true),
+            (ClientError::Decode(DecodeError::new(0, "x")), None, true),
+            (ClientError::Config("x".into()), None, false),
+        ];
+        for (error, status, transient) in cases {
+            assert_eq!(error.status(), status, "{error}");
+            assert_eq!(error.is_transient(), transient, "{error}");
+        }
+    }
+}

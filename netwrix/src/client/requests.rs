@@ -1,0 +1,272 @@
+//! The four API calls, and [`Client::send`]: the one place a request is built, authenticated,
+//! sent, timed, logged, and its response read and turned into a value or a [`ClientError`].
+
+use std::error::Error as StdError;
+use std::time::Instant;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::{Method, StatusCode, Url};
+
+use super::auth::{AuthStep, Challenge, RequestInfo};
+use super::error::ClientError;
+use super::trust::FingerprintMismatch;
+use super::Client;
+use crate::errorlist::ErrorList;
+use crate::format::{DecodeError, Format, Page};
+use crate::model::ActivityRecord;
+use crate::search::SearchRequest;
+
+/// At most this many legs per request (NTLM needs three); guards against a server that
+/// challenges forever.
+const MAX_AUTH_LEGS: usize = 4;
+
+/// How much of an unexpected body goes into an error.
+const BODY_SNIPPET_CHARS: usize = 512;
+
+/// The category given to an error body the server sent that is not a readable ErrorList.
+pub const UNPARSED_CATEGORY: &str = "UnparsedBody";
+
+impl Client {
+    /// The first page of all records: `GET …/activity_records/enum`.
+    pub async fn first_page(&self) -> Result<Page, ClientError> {
+        let format = self.inner.format;
+        self.send(Method::GET, &self.inner.enum_url, None, |body| format.decode_page(body)).await
+    }
+
+    /// The page after `mark`: `POST …/activity_records/enum` with the mark as the body.
+    pub async fn next_page(&self, mark: &str) -> Result<Page, ClientError> {
+        let format = self.inner.format;
+        let mut body = Vec::new();
+        format.encode_mark(mark, &mut body);
+        self.send(Method::POST, &self.inner.enum_url, Some(body.into()), |body| format.decode_page(body)).await
+    }
+
+    /// A page of matching records: `POST …/activity_records/search`. The filters travel
+    /// with every call; set `search.mark` to the previous page's mark to continue.
+    pub async fn search(&self, search: &SearchRequest) -> Result<Page, ClientError> {
+        let format = self.inner.format;
+        let mut body = Vec::new();
+        format.encode_search(search, &mut body);
+        self.send(Method::POST, &self.inner.search_url, Some(body.into()), |body| format.decode_page(body)).await
+    }
+
+    /// Writes records: `POST …/activity_records/`. An empty slice sends nothing.
+    pub async fn write(&self, records: &[ActivityRecord]) -> Result<(), ClientError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut body = Vec::new();
+        self.inner.format.encode_records(records, &mut body);
+        self.send(Method::POST, &self.inner.write_url, Some(body.into()), |_| Ok(())).await
+    }
+
+    /// Sends one request through the authentication layer, within the configured timeout
+    /// (which covers every leg and the body), and decodes a 2xx body with `decode`.
+    async fn send<T>(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<Bytes>,
+        decode: impl FnOnce(&[u8]) -> Result<T, DecodeError>,
+    ) -> Result<T, ClientError> {
+        let started = Instant::now();
+        let result = tokio::time::timeout(self.inner.timeout, self.exchange(&method, url, body))
+            .await
+            .unwrap_or(Err(ClientError::Timeout));
+        let result = result.and_then(|(status, body)| self.interpret(status, &body, decode));
+        if let Err(error) = &result {
+            tracing::debug!(
+                method = %method,
+                path = url.path(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                error = %error,
+                "netwrix request failed"
+            );
+        }
+        result
+    }
+
+    /// The HTTP part of [`Client::send`]: every leg until a non-401 answer, its body read whole.
+    async fn exchange(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<Bytes>,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let uri = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        };
+        let mut auth = self.inner.auth.begin(RequestInfo { method, uri: &uri });
+        let mut challenge_headers: Option<(StatusCode, HeaderMap)> = None;
+        for leg in 1..=MAX_AUTH_LEGS {
+            let challenge = challenge_headers.as_ref().map(|(status, headers)| Challenge { status: *status, headers });
+            let authorization = match auth.next(challenge).await? {
+                AuthStep::Send(value) => value,
+                AuthStep::GiveUp => break,
+            };
+            let mut request = self.inner.http.request(method.clone(), url.clone());
+            if let Some(value) = authorization {
+                request = request.header(reqwest::header::AUTHORIZATION, value);
+            }
+            if let Some(body) = &body {
+                request = request.header(CONTENT_TYPE, self.inner.format.content_type()).body(body.clone());
+            }
+            let started = Instant::now();
+            let response = request.send().await.map_err(transport_error)?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            // Read to the end even for a 401, so a connection-bound scheme keeps its connection.
+            let bytes = response.bytes().await.map_err(transport_error)?;
+            tracing::debug!(
+                method = %method,
+                path = %uri,
+                status = status.as_u16(),
+                bytes = bytes.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                leg,
+                "netwrix request"
+            );
+            if status != StatusCode::UNAUTHORIZED {
+                auth.finish(&headers)?;
+                return Ok((status, bytes));
+            }
+            challenge_headers = Some((status, headers));
+        }
+        Err(ClientError::Unauthorized { scheme: self.inner.auth.scheme().to_string() })
+    }
+
+    /// Maps a final status and body to the call's result (spec §5).
+    fn interpret<T>(
+        &self,
+        status: StatusCode,
+        body: &[u8],
+        decode: impl FnOnce(&[u8]) -> Result<T, DecodeError>,
+    ) -> Result<T, ClientError> {
+        let format = self.inner.format;
+        match status.as_u16() {
+            200..=299 => decode(body).map_err(ClientError::Decode),
+            400 => Err(ClientError::BadRequest(error_list(format, body).unwrap_or_default())),
+            401 => Err(ClientError::Unauthorized { scheme: self.inner.auth.scheme().to_string() }),
+            404 => Err(ClientError::NotFound),
+            405 => Err(ClientError::MethodNotAllowed),
+            413 => Err(ClientError::TooLarge),
+            500 => Err(ClientError::Server(error_list(format, body))),
+            503 => Err(ClientError::Unavailable),
+            other => Err(ClientError::UnexpectedStatus { status: other, body: snippet(body) }),
+        }
+    }
+}
+
+/// Reads an error body: `None` when empty; the ErrorList in the expected format, or in the
+/// other one (sniffed from the first byte); else the raw text under [`UNPARSED_CATEGORY`].
+pub(crate) fn error_list(expected: Format, body: &[u8]) -> Option<ErrorList> {
+    let text = trim_start(body);
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    if let Ok(list) = expected.decode_errors(body) {
+        return Some(list);
+    }
+    let sniffed = match text.first() {
+        Some(b'<') => Some(Format::Xml),
+        Some(b'{' | b'[') => Some(Format::Json),
+        _ => None,
+    };
+    if let Some(other) = sniffed.filter(|f| *f != expected) {
+        if let Ok(list) = other.decode_errors(text) {
+            return Some(list);
+        }
+    }
+    Some(ErrorList::one(UNPARSED_CATEGORY, &snippet(body)))
+}
+
+/// The body without a UTF-8 byte-order mark or leading white space.
+fn trim_start(body: &[u8]) -> &[u8] {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(body.len());
+    &body[start..]
+}
+
+/// The first [`BODY_SNIPPET_CHARS`] characters of a body, lossily decoded and trimmed.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    text.trim().chars().take(BODY_SNIPPET_CHARS).collect()
+}
+
+/// Maps a reqwest failure: a timeout, or a transport error whose text names the cause
+/// (with both fingerprints for a pinned certificate that did not match).
+fn transport_error(error: reqwest::Error) -> ClientError {
+    if error.is_timeout() {
+        return ClientError::Timeout;
+    }
+    let server = match error.url() {
+        Some(url) => format!(" with {}:{}", url.host_str().unwrap_or("?"), url.port_or_known_default().unwrap_or(0)),
+        None => String::new(),
+    };
+    let chain = error_chain(&error);
+    for cause in &chain {
+        if let Some(rustls::Error::InvalidCertificate(cert_error)) = cause.downcast_ref::<rustls::Error>() {
+            if let rustls::CertificateError::Other(other) = cert_error {
+                if let Some(mismatch) = other.0.downcast_ref::<FingerprintMismatch>() {
+                    return ClientError::Transport(format!("TLS handshake{server} failed: {mismatch}"));
+                }
+            }
+            return ClientError::Transport(format!(
+                "TLS handshake{server} failed: the server's certificate is not trusted ({cert_error}); \
+                 for a self-signed Netwrix certificate pin its fingerprint or give its CA file"
+            ));
+        }
+    }
+    let mut text = String::new();
+    for cause in chain {
+        let message = cause.to_string();
+        if !text.ends_with(&message) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&message);
+        }
+    }
+    ClientError::Transport(text)
+}
+
+/// The error and its causes. `std::io::Error::source` skips the error it wraps, so this
+/// steps into it explicitly (that is where rustls' errors sit).
+fn error_chain<'a>(error: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut chain = Vec::new();
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if chain.len() >= 16 {
+            break;
+        }
+        chain.push(cause);
+        next = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),
+            None => cause.source(),
+        };
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_that_are_empty_or_garbage_are_tolerated() {
+        assert_eq!(error_list(Format::Json, b""), None);
+        assert_eq!(error_list(Format::Xml, b"  \r\n"), None);
+        let list = error_list(Format::Json, b"Service Unavailable: not JSON").unwrap();
+        assert_eq!(list.errors[0].category, UNPARSED_CATEGORY);
+        assert_eq!(list.errors[0].description, "Service Unavailable: not JSON");
+    }
+
+    #[test]
+    fn snippets_are_cut_at_512_characters() {
+        let long = "é".repeat(600);
+        assert_eq!(snippet(long.as_bytes()).chars().count(), 512);
+        assert_eq!(trim_start(b"\xEF\xBB\xBF  <x/>"), b"<x/>");
+    }
+}

@@ -1,0 +1,83 @@
+//! The Activity Record: one audited change or access, as the Integration API returns it.
+//!
+//! Field names follow the API's own (`Who`, `Action`, `What`, …); the serde attributes
+//! make the JSON form exactly Netwrix's. Mandatory fields of the API are plain
+//! `String`s (an absent one decodes as empty, so one odd record never stalls an
+//! export); everything the API may leave out is an `Option` or an empty list.
+
+use serde::{Deserialize, Serialize};
+
+/// One Activity Record (spec §2). Unknown elements or keys are skipped by every decoder.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ActivityRecord {
+    /// The server's unique key (output only).
+    #[serde(rename = "RID", default, skip_serializing_if = "Option::is_none")]
+    pub rid: Option<String>,
+    #[serde(rename = "Who", default)]
+    pub who: String,
+    #[serde(rename = "Action", default)]
+    pub action: String,
+    #[serde(rename = "What", default)]
+    pub what: String,
+    /// `xs:dateTime` exactly as the server sent it (UTC `YYYY-MM-DDTHH:MM:SSZ` on output).
+    #[serde(rename = "When", default)]
+    pub when: String,
+    #[serde(rename = "Where", default)]
+    pub where_: String,
+    #[serde(rename = "ObjectType", default)]
+    pub object_type: String,
+    #[serde(rename = "MonitoringPlan", default, skip_serializing_if = "Option::is_none")]
+    pub monitoring_plan: Option<MonitoringPlan>,
+    #[serde(rename = "DataSource", default, skip_serializing_if = "Option::is_none")]
+    pub data_source: Option<String>,
+    #[serde(rename = "Item", default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<Item>,
+    #[serde(rename = "Workstation", default, skip_serializing_if = "Option::is_none")]
+    pub workstation: Option<String>,
+    /// `DetailList`; empty when the record has none (the API then leaves the element out).
+    #[serde(rename = "DetailList", default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Detail>,
+}
+
+/// The monitoring plan that collected the record.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MonitoringPlan {
+    #[serde(rename = "Name", default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A GUID in braces, assigned by the product.
+    #[serde(rename = "ID", default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// The audited item, its type in brackets inside the name: `corp.example (Domain)`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Item {
+    #[serde(rename = "Name", default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// One changed property of the audited object.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Detail {
+    #[serde(rename = "PropertyName", default)]
+    pub property_name: String,
+    #[serde(rename = "Before", default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(rename = "After", default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Object-specific text (output only).
+    #[serde(rename = "Message", default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl ActivityRecord {
+    /// The deterministic id of this record's content; see [`crate::RecordId`].
+    pub fn id(&self) -> crate::RecordId {
+        crate::RecordId::of(self)
+    }
+
+    /// `When` parsed as a UTC instant, or `None` when the server sent something unparseable.
+    pub fn when_utc(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::parse_from_rfc3339(self.when.trim()).ok().map(|t| t.with_timezone(&chrono::Utc))
+    }
+}

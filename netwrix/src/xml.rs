@@ -1,0 +1,766 @@
+//! XML codec for every document of the API: record pages and write requests
+//! (`ActivityRecordList`), continuation marks, searches (`ActivityRecordSearch`) and
+//! error lists (`ErrorList`).
+//!
+//! XML is the API's default format, so this is the hot path of an export.
+//!
+//! **Decoding** streams through quick-xml's slice reader (no DOM): invalid UTF-8 is an
+//! error at its exact byte, elements are matched by local name whatever their prefix or
+//! namespace and order, unknown elements (with everything inside them) are skipped,
+//! entities, character references and CDATA are unescaped, and line ends are
+//! normalised as XML 1.0 requires (a literal CR or CRLF reads as LF; `&#13;` reads
+//! as CR). Values are kept exactly otherwise, leading and trailing whitespace
+//! included; only continuation marks are trimmed. An empty element (`<Before/>` or
+//! `<Before></Before>`) is `Some("")`. Elements may nest at most [`MAX_DEPTH`] deep.
+//! Every failure is a [`DecodeError`] with the byte offset of the fault; no input panics.
+//!
+//! **Encoding** appends compact XML (no indentation) to the caller's buffer, in the
+//! default namespace, the mark first. Text escapes `&`, `<`, `>` and writes CR as
+//! `&#13;` so it survives a parser's line-end normalisation. Characters XML 1.0 cannot
+//! carry at all (U+0000–U+0008, U+000B, U+000C, U+000E–U+001F, U+FFFE, U+FFFF; not even
+//! as character references) are written as U+FFFD, so the output is always well-formed
+//! XML 1.0 that the real server accepts; such values therefore do not round-trip
+//! through XML (they do through JSON).
+
+use std::borrow::Cow;
+
+use quick_xml::errors::IllFormedError;
+use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
+use quick_xml::Reader;
+
+use crate::errorlist::{ApiError, ErrorList};
+use crate::format::{DecodeError, Page};
+use crate::model::{ActivityRecord, Detail, Item, MonitoringPlan};
+use crate::search::{Filter, FilterValue, Operator, SearchRequest};
+use crate::{ERRORS_NS, RECORDS_NS};
+
+/// How deep elements may nest before the decoder gives up (the API's documents need 5).
+pub const MAX_DEPTH: usize = 256;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+const DECL_STANDALONE: &[u8] = br#"<?xml version="1.0" standalone="yes"?>"#;
+const DECL_UTF8: &[u8] = br#"<?xml version="1.0" encoding="utf-8"?>"#;
+const DECL_ERRORS: &[u8] = br#"<?xml version="1.0" encoding="UTF-8"?>"#;
+
+// ---------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------
+
+/// Decodes an enum/search response: `ActivityRecordList` with records and an optional mark.
+pub fn decode_page(body: &[u8]) -> Result<Page, DecodeError> {
+    let mut c = Cursor::new(body);
+    let (_, empty) = c.root("ActivityRecordList")?;
+    let mut page = Page::default();
+    if !empty {
+        loop {
+            match c.next()? {
+                Event::Start(e) => match e.local_name().as_ref() {
+                    "ActivityRecord" => page.records.push(c.record(false)?),
+                    "ContinuationMark" => page.mark = Some(trim_xml(c.text()?)),
+                    _ => c.skip()?,
+                },
+                Event::Empty(e) => match e.local_name().as_ref() {
+                    "ActivityRecord" => page.records.push(ActivityRecord::default()),
+                    "ContinuationMark" => page.mark = Some(String::new()),
+                    _ => {}
+                },
+                Event::End(_) => break,
+                Event::Eof => return Err(c.eof()),
+                _ => {}
+            }
+        }
+    }
+    c.finish()?;
+    Ok(page)
+}
+
+/// Decodes a write request: an `ActivityRecordList` (a mark in it is ignored).
+pub fn decode_records(body: &[u8]) -> Result<Vec<ActivityRecord>, DecodeError> {
+    decode_page(body).map(|p| p.records)
+}
+
+/// Decodes a continuation-mark request body, trimming the whitespace around the token.
+pub fn decode_mark(body: &[u8]) -> Result<String, DecodeError> {
+    let mut c = Cursor::new(body);
+    let (_, empty) = c.root("ContinuationMark")?;
+    let mark = if empty { String::new() } else { trim_xml(c.text()?) };
+    c.finish()?;
+    Ok(mark)
+}
+
+/// Decodes an `ActivityRecordSearch`. `FilterList` is mandatory; the mark is trimmed.
+pub fn decode_search(body: &[u8]) -> Result<SearchRequest, DecodeError> {
+    let mut c = Cursor::new(body);
+    let root_pos = c.start;
+    let (_, empty) = c.root("ActivityRecordSearch")?;
+    let mut search = SearchRequest::default();
+    let mut seen_list = false;
+    if !empty {
+        loop {
+            match c.next()? {
+                Event::Start(e) => match e.local_name().as_ref() {
+                    "FilterList" => {
+                        seen_list = true;
+                        c.filter_list(&mut search.filters)?;
+                    }
+                    "ContinuationMark" => search.mark = Some(trim_xml(c.text()?)),
+                    _ => c.skip()?,
+                },
+                Event::Empty(e) => match e.local_name().as_ref() {
+                    "FilterList" => seen_list = true,
+                    "ContinuationMark" => search.mark = Some(String::new()),
+                    _ => {}
+                },
+                Event::End(_) => break,
+                Event::Eof => return Err(c.eof()),
+                _ => {}
+            }
+        }
+    }
+    if !seen_list {
+        return Err(c.error(root_pos, "ActivityRecordSearch has no FilterList"));
+    }
+    c.finish()?;
+    Ok(search)
+}
+
+/// Decodes an `ErrorList` (its namespace is not checked).
+pub fn decode_errors(body: &[u8]) -> Result<ErrorList, DecodeError> {
+    let mut c = Cursor::new(body);
+    let (_, empty) = c.root("ErrorList")?;
+    let mut list = ErrorList::default();
+    if !empty {
+        loop {
+            match c.next()? {
+                Event::Start(e) if e.local_name().as_ref() == "Error" => list.errors.push(c.api_error()?),
+                Event::Empty(e) if e.local_name().as_ref() == "Error" => list.errors.push(ApiError::default()),
+                Event::Start(_) => c.skip()?,
+                Event::End(_) => break,
+                Event::Eof => return Err(c.eof()),
+                _ => {}
+            }
+        }
+    }
+    c.finish()?;
+    Ok(list)
+}
+
+/// A quick-xml reader over a UTF-8 body, with the position bookkeeping errors need.
+struct Cursor<'a> {
+    reader: Reader<&'a [u8]>,
+    /// The whole input (after any BOM), to find the exact byte of invalid UTF-8.
+    input: &'a [u8],
+    /// Bytes stripped ahead of the reader's input (a UTF-8 BOM), added to every position.
+    base: u64,
+    /// Where the event last returned by [`Cursor::next`] starts, relative to the reader.
+    start: u64,
+    /// Elements currently open.
+    depth: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(body: &'a [u8]) -> Self {
+        let (base, rest) = match body.strip_prefix(BOM) {
+            Some(rest) => (BOM.len() as u64, rest),
+            None => (0, body),
+        };
+        // quick-xml checks that every byte it hands out is UTF-8; only when one is not is
+        // the whole input scanned, for the exact position.
+        Cursor { reader: Reader::from_reader(rest), input: rest, base, start: 0, depth: 0 }
+    }
+
+    /// An error at reader position `pos`.
+    fn error(&self, pos: u64, detail: impl Into<String>) -> DecodeError {
+        DecodeError::new(self.base + pos, detail)
+    }
+
+    /// An error at the start of the event last read.
+    fn here(&self, detail: impl Into<String>) -> DecodeError {
+        self.error(self.start, detail)
+    }
+
+    fn eof(&self) -> DecodeError {
+        self.error(self.reader.buffer_position(), format!("document ends with {} element(s) still open", self.depth))
+    }
+
+    fn next(&mut self) -> Result<Event<'a>, DecodeError> {
+        self.start = self.reader.buffer_position();
+        match self.reader.read_event() {
+            Ok(ev) => {
+                match &ev {
+                    Event::Start(_) => {
+                        self.depth += 1;
+                        if self.depth > MAX_DEPTH {
+                            return Err(self.here(format!("elements nested deeper than {MAX_DEPTH}")));
+                        }
+                    }
+                    Event::End(_) => self.depth = self.depth.saturating_sub(1),
+                    _ => {}
+                }
+                Ok(ev)
+            }
+            Err(e) => {
+                // quick-xml points a wrong end tag at its name; point at its `<` like other markup.
+                let pos = match e {
+                    quick_xml::Error::Encoding(_) => match std::str::from_utf8(self.input) {
+                        Err(bad) => return Err(self.error(bad.valid_up_to() as u64, "invalid UTF-8")),
+                        Ok(_) => self.reader.error_position(),
+                    },
+                    quick_xml::Error::IllFormed(
+                        IllFormedError::MismatchedEndTag { .. } | IllFormedError::UnmatchedEndTag(_),
+                    ) => self.start,
+                    _ => self.reader.error_position(),
+                };
+                Err(self.error(pos, format!("malformed XML: {e}")))
+            }
+        }
+    }
+
+    /// Reads up to the root element, which must be named `name`; `true` if it is empty.
+    fn root(&mut self, name: &str) -> Result<(BytesStart<'a>, bool), DecodeError> {
+        loop {
+            let (e, empty) = match self.next()? {
+                Event::Start(e) => (e, false),
+                Event::Empty(e) => (e, true),
+                Event::Text(t) if is_blank(&t) => continue,
+                Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => continue,
+                Event::Eof => return Err(self.here(format!("no <{name}> element: the document is empty"))),
+                _ => return Err(self.here(format!("text before the root element <{name}>"))),
+            };
+            if e.local_name().as_ref() != name {
+                let found = e.name().as_ref().to_owned();
+                return Err(self.here(format!("expected root element <{name}>, found <{found}>")));
+            }
+            return Ok((e, empty));
+        }
+    }
+
+    /// After the root element closed: only whitespace, comments and PIs may follow.
+    fn finish(&mut self) -> Result<(), DecodeError> {
+        loop {
+            match self.next()? {
+                Event::Eof => return Ok(()),
+                Event::Text(t) if is_blank(&t) => {}
+                Event::Comment(_) | Event::PI(_) => {}
+                _ => return Err(self.here("content after the root element")),
+            }
+        }
+    }
+
+    /// Skips the rest of the element whose start tag was just read, children included.
+    fn skip(&mut self) -> Result<(), DecodeError> {
+        let target = self.depth.saturating_sub(1);
+        loop {
+            match self.next()? {
+                Event::End(_) if self.depth == target => return Ok(()),
+                Event::Eof => return Err(self.eof()),
+                _ => {}
+            }
+        }
+    }
+
+    /// The text content of the element whose start tag was just read, up to its end tag.
+    /// Child elements are skipped; comments and PIs are ignored.
+    fn text(&mut self) -> Result<Cow<'a, str>, DecodeError> {
+        let mut acc: Option<Cow<'a, str>> = None;
+        loop {
+            match self.next()? {
+                Event::Text(t) => push(&mut acc, t.xml10_content()),
+                Event::CData(t) => push(&mut acc, t.xml10_content()),
+                Event::GeneralRef(r) => {
+                    let s = self.resolve(&r)?;
+                    push(&mut acc, s)
+                }
+                Event::Start(_) => self.skip()?,
+                Event::End(_) => return Ok(acc.unwrap_or(Cow::Borrowed(""))),
+                Event::Eof => return Err(self.eof()),
+                _ => {}
+            }
+        }
+    }
+
+    /// The text of a leaf element: `""` when it is empty (`<X/>`).
+    fn leaf(&mut self, empty: bool) -> Result<String, DecodeError> {
+        if empty {
+            Ok(String::new())
+        } else {
+            Ok(self.text()?.into_owned())
+        }
+    }
+
+    /// Resolves `&name;` or a character reference.
+    fn resolve(&self, r: &BytesRef<'a>) -> Result<Cow<'a, str>, DecodeError> {
+        match r.resolve_char_ref() {
+            Ok(Some(ch)) => Ok(Cow::Owned(ch.to_string())),
+            Ok(None) => match quick_xml::escape::resolve_predefined_entity(r) {
+                Some(s) => Ok(Cow::Borrowed(s)),
+                None => Err(self.here(format!("unknown entity &{};", &**r))),
+            },
+            Err(e) => Err(self.here(format!("bad character reference &{};: {e}", &**r))),
+        }
+    }
+
+    /// One `ActivityRecord`, after its start tag.
+    fn record(&mut self, empty: bool) -> Result<ActivityRecord, DecodeError> {
+        let mut r = ActivityRecord::default();
+        if empty {
+            return Ok(r);
+        }
+        loop {
+            let (e, empty) = match self.next()? {
+                Event::Start(e) => (e, false),
+                Event::Empty(e) => (e, true),
+                Event::End(_) => return Ok(r),
+                Event::Eof => return Err(self.eof()),
+                _ => continue,
+            };
+            match e.local_name().as_ref() {
+                "RID" => r.rid = Some(self.leaf(empty)?),
+                "Who" => r.who = self.leaf(empty)?,
+                "Action" => r.action = self.leaf(empty)?,
+                "What" => r.what = self.leaf(empty)?,
+                "When" => r.when = self.leaf(empty)?,
+                "Where" => r.where_ = self.leaf(empty)?,
+                "ObjectType" => r.object_type = self.leaf(empty)?,
+                "DataSource" => r.data_source = Some(self.leaf(empty)?),
+                "Workstation" => r.workstation = Some(self.leaf(empty)?),
+                "MonitoringPlan" => {
+                    let mut plan = MonitoringPlan::default();
+                    if !empty {
+                        self.children(|c, name, empty| {
+                            match name {
+                                "Name" => plan.name = Some(c.leaf(empty)?),
+                                "ID" => plan.id = Some(c.leaf(empty)?),
+                                _ => c.skip_if(empty)?,
+                            }
+                            Ok(())
+                        })?;
+                    }
+                    r.monitoring_plan = Some(plan);
+                }
+                "Item" => {
+                    let mut item = Item::default();
+                    if !empty {
+                        self.children(|c, name, empty| {
+                            match name {
+                                "Name" => item.name = Some(c.leaf(empty)?),
+                                _ => c.skip_if(empty)?,
+                            }
+                            Ok(())
+                        })?;
+                    }
+                    r.item = Some(item);
+                }
+                "DetailList" if !empty => {
+                    let details = &mut r.details;
+                    self.children(|c, name, empty| {
+                        match name {
+                            "Detail" => details.push(c.detail(empty)?),
+                            _ => c.skip_if(empty)?,
+                        }
+                        Ok(())
+                    })?;
+                }
+                _ => self.skip_if(empty)?,
+            }
+        }
+    }
+
+    fn detail(&mut self, empty: bool) -> Result<Detail, DecodeError> {
+        let mut d = Detail::default();
+        if !empty {
+            self.children(|c, name, empty| {
+                match name {
+                    "PropertyName" => d.property_name = c.leaf(empty)?,
+                    "Before" => d.before = Some(c.leaf(empty)?),
+                    "After" => d.after = Some(c.leaf(empty)?),
+                    "Message" => d.message = Some(c.leaf(empty)?),
+                    _ => c.skip_if(empty)?,
+                }
+                Ok(())
+            })?;
+        }
+        Ok(d)
+    }
+
+    fn api_error(&mut self) -> Result<ApiError, DecodeError> {
+        let mut e = ApiError::default();
+        self.children(|c, name, empty| {
+            match name {
+                "Category" => e.category = c.leaf(empty)?,
+                "Description" => e.description = c.leaf(empty)?,
+                "Location" => e.location = Some(c.leaf(empty)?),
+                _ => c.skip_if(empty)?,
+            }
+            Ok(())
+        })?;
+        Ok(e)
+    }
+
+    /// Skips a child element unless it was empty (an empty one is already complete).
+    fn skip_if(&mut self, empty: bool) -> Result<(), DecodeError> {
+        if empty {
+            Ok(())
+        } else {
+            self.skip()
+        }
+    }
+
+    /// Calls `each(cursor, local_name, empty)` for every child element of the element
+    /// just opened, until its end tag. Text between children is ignored. `each` must
+    /// consume a non-empty child completely.
+    fn children(
+        &mut self,
+        mut each: impl FnMut(&mut Self, &str, bool) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        loop {
+            match self.next()? {
+                Event::Start(e) => each(self, e.local_name().as_ref(), false)?,
+                Event::Empty(e) => each(self, e.local_name().as_ref(), true)?,
+                Event::End(_) => return Ok(()),
+                Event::Eof => return Err(self.eof()),
+                _ => {}
+            }
+        }
+    }
+
+    /// The filters of a `FilterList`, after its start tag.
+    fn filter_list(&mut self, out: &mut Vec<Filter>) -> Result<(), DecodeError> {
+        loop {
+            let (e, empty) = match self.next()? {
+                Event::Start(e) => (e, false),
+                Event::Empty(e) => (e, true),
+                Event::End(_) => return Ok(()),
+                Event::Eof => return Err(self.eof()),
+                _ => continue,
+            };
+            let pos = self.start;
+            let field = e.local_name().as_ref().to_owned();
+            let mut operator = None;
+            for attr in e.attributes() {
+                let attr = attr.map_err(|err| self.error(pos, format!("malformed attribute in <{field}>: {err}")))?;
+                if attr.key.local_name().as_ref() == "Operator" {
+                    let value = attr
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map_err(|err| self.error(pos, format!("bad Operator value in <{field}>: {err}")))?;
+                    let op = Operator::parse(value.trim_matches(is_xml_space))
+                        .ok_or_else(|| self.error(pos, format!("unknown operator \"{value}\" in <{field}>")))?;
+                    operator = Some(op);
+                }
+            }
+            let value = if empty { FilterValue::Text(String::new()) } else { self.filter_value(pos, &field)? };
+            out.push(Filter { field, operator, value });
+        }
+    }
+
+    /// The value of one filter element: text, `<From>`/`<To>`, or one named period.
+    fn filter_value(&mut self, pos: u64, field: &str) -> Result<FilterValue, DecodeError> {
+        let mut text: Option<Cow<'a, str>> = None;
+        let (mut from, mut to, mut period) = (None, None, None::<String>);
+        let mut interval = false;
+        loop {
+            let (e, empty) = match self.next()? {
+                Event::Text(t) => {
+                    push(&mut text, t.xml10_content());
+                    continue;
+                }
+                Event::CData(t) => {
+                    push(&mut text, t.xml10_content());
+                    continue;
+                }
+                Event::GeneralRef(r) => {
+                    let s = self.resolve(&r)?;
+                    push(&mut text, s);
+                    continue;
+                }
+                Event::Start(e) => (e, false),
+                Event::Empty(e) => (e, true),
+                Event::End(_) => break,
+                Event::Eof => return Err(self.eof()),
+                _ => continue,
+            };
+            match e.local_name().as_ref() {
+                "From" => {
+                    interval = true;
+                    from = Some(self.leaf(empty)?);
+                }
+                "To" => {
+                    interval = true;
+                    to = Some(self.leaf(empty)?);
+                }
+                name => {
+                    if period.is_some() {
+                        return Err(self.error(pos, format!("<{field}> holds more than one named period")));
+                    }
+                    period = Some(name.to_owned());
+                    self.skip_if(empty)?;
+                }
+            }
+        }
+        match (period, interval) {
+            (Some(_), true) => Err(self.error(pos, format!("<{field}> mixes a named period with From/To"))),
+            (Some(p), false) => Ok(FilterValue::Period(p)),
+            (None, true) => Ok(FilterValue::Interval { from, to }),
+            (None, false) => Ok(FilterValue::Text(text.map(Cow::into_owned).unwrap_or_default())),
+        }
+    }
+}
+
+fn push<'a>(acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) {
+    match acc {
+        None => *acc = Some(piece),
+        Some(a) => a.to_mut().push_str(&piece),
+    }
+}
+
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+fn is_blank(t: &BytesText<'_>) -> bool {
+    t.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+/// `s` without the XML whitespace around it, reusing its buffer when nothing is trimmed.
+fn trim_xml(s: Cow<'_, str>) -> String {
+    let t = s.trim_matches(is_xml_space);
+    if t.len() == s.len() {
+        s.into_owned()
+    } else {
+        t.to_owned()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------
+
+/// Appends an enum/search response: declaration, `ActivityRecordList`, the mark first.
+pub fn encode_page(page: &Page, out: &mut Vec<u8>) {
+    write_list(page.mark.as_deref(), &page.records, out);
+}
+
+/// Appends a write request: an `ActivityRecordList` without a mark.
+pub fn encode_records(records: &[ActivityRecord], out: &mut Vec<u8>) {
+    write_list(None, records, out);
+}
+
+/// Appends a continuation-mark request body.
+pub fn encode_mark(mark: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(DECL_STANDALONE);
+    out.extend_from_slice(b"<ContinuationMark xmlns=\"");
+    out.extend_from_slice(RECORDS_NS.as_bytes());
+    out.extend_from_slice(b"\">");
+    escape(mark, false, out);
+    out.extend_from_slice(b"</ContinuationMark>");
+}
+
+/// Appends an `ActivityRecordSearch`: the mark first, then the filters in order. A
+/// field or period name is written as an element name, with characters that cannot
+/// appear in an XML name dropped. An interval with neither end reads back as empty text.
+pub fn encode_search(search: &SearchRequest, out: &mut Vec<u8>) {
+    out.extend_from_slice(DECL_UTF8);
+    out.extend_from_slice(b"<ActivityRecordSearch xmlns=\"");
+    out.extend_from_slice(RECORDS_NS.as_bytes());
+    out.extend_from_slice(b"\">");
+    if let Some(mark) = &search.mark {
+        leaf(b"ContinuationMark", mark, out);
+    }
+    out.extend_from_slice(b"<FilterList>");
+    for f in &search.filters {
+        let name_at = out.len() + 1;
+        out.push(b'<');
+        push_name(&f.field, out);
+        let name_end = out.len();
+        if let Some(op) = f.operator {
+            out.extend_from_slice(b" Operator=\"");
+            out.extend_from_slice(op.as_str().as_bytes());
+            out.push(b'"');
+        }
+        out.push(b'>');
+        match &f.value {
+            FilterValue::Text(s) => escape(s, false, out),
+            FilterValue::Interval { from, to } => {
+                if let Some(from) = from {
+                    leaf(b"From", from, out);
+                }
+                if let Some(to) = to {
+                    leaf(b"To", to, out);
+                }
+            }
+            FilterValue::Period(p) => {
+                out.push(b'<');
+                push_name(p, out);
+                out.extend_from_slice(b"/>");
+            }
+        }
+        out.extend_from_slice(b"</");
+        out.extend_from_within(name_at..name_end);
+        out.push(b'>');
+    }
+    out.extend_from_slice(b"</FilterList></ActivityRecordSearch>");
+}
+
+/// Appends an `ErrorList` in the errors' namespace.
+pub fn encode_errors(errors: &ErrorList, out: &mut Vec<u8>) {
+    out.extend_from_slice(DECL_ERRORS);
+    out.extend_from_slice(b"<ErrorList xmlns=\"");
+    out.extend_from_slice(ERRORS_NS.as_bytes());
+    out.extend_from_slice(b"\">");
+    for e in &errors.errors {
+        out.extend_from_slice(b"<Error>");
+        leaf(b"Category", &e.category, out);
+        leaf(b"Description", &e.description, out);
+        if let Some(loc) = &e.location {
+            leaf(b"Location", loc, out);
+        }
+        out.extend_from_slice(b"</Error>");
+    }
+    out.extend_from_slice(b"</ErrorList>");
+}
+
+fn write_list(mark: Option<&str>, records: &[ActivityRecord], out: &mut Vec<u8>) {
+    out.reserve(128 + records.len() * 640);
+    out.extend_from_slice(DECL_STANDALONE);
+    out.extend_from_slice(b"<ActivityRecordList xmlns=\"");
+    out.extend_from_slice(RECORDS_NS.as_bytes());
+    out.extend_from_slice(b"\">");
+    if let Some(mark) = mark {
+        leaf(b"ContinuationMark", mark, out);
+    }
+    for r in records {
+        write_record(r, out);
+    }
+    out.extend_from_slice(b"</ActivityRecordList>");
+}
+
+/// One record, in the element order of the documentation's sample.
+fn write_record(r: &ActivityRecord, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"<ActivityRecord>");
+    if let Some(plan) = &r.monitoring_plan {
+        out.extend_from_slice(b"<MonitoringPlan>");
+        opt_leaf(b"Name", plan.name.as_deref(), out);
+        opt_leaf(b"ID", plan.id.as_deref(), out);
+        out.extend_from_slice(b"</MonitoringPlan>");
+    }
+    opt_leaf(b"DataSource", r.data_source.as_deref(), out);
+    if let Some(item) = &r.item {
+        out.extend_from_slice(b"<Item>");
+        opt_leaf(b"Name", item.name.as_deref(), out);
+        out.extend_from_slice(b"</Item>");
+    }
+    leaf(b"ObjectType", &r.object_type, out);
+    opt_leaf(b"RID", r.rid.as_deref(), out);
+    leaf(b"What", &r.what, out);
+    leaf(b"Action", &r.action, out);
+    leaf(b"When", &r.when, out);
+    leaf(b"Where", &r.where_, out);
+    leaf(b"Who", &r.who, out);
+    opt_leaf(b"Workstation", r.workstation.as_deref(), out);
+    if !r.details.is_empty() {
+        out.extend_from_slice(b"<DetailList>");
+        for d in &r.details {
+            out.extend_from_slice(b"<Detail>");
+            leaf(b"PropertyName", &d.property_name, out);
+            opt_leaf(b"Before", d.before.as_deref(), out);
+            opt_leaf(b"After", d.after.as_deref(), out);
+            opt_leaf(b"Message", d.message.as_deref(), out);
+            out.extend_from_slice(b"</Detail>");
+        }
+        out.extend_from_slice(b"</DetailList>");
+    }
+    out.extend_from_slice(b"</ActivityRecord>");
+}
+
+fn leaf(name: &[u8], value: &str, out: &mut Vec<u8>) {
+    out.push(b'<');
+    out.extend_from_slice(name);
+    out.push(b'>');
+    escape(value, false, out);
+    out.extend_from_slice(b"</");
+    out.extend_from_slice(name);
+    out.push(b'>');
+}
+
+fn opt_leaf(name: &[u8], value: Option<&str>, out: &mut Vec<u8>) {
+    if let Some(v) = value {
+        leaf(name, v, out);
+    }
+}
+
+/// U+FFFD, written in place of a character XML 1.0 cannot carry.
+const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
+
+/// Appends `s` escaped for element text (or, with `attr`, for a double-quoted attribute).
+fn escape(s: &str, attr: bool, out: &mut Vec<u8>) {
+    let b = s.as_bytes();
+    let mut run = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let (rep, len): (&[u8], usize) = match c {
+            b'&' => (b"&amp;", 1),
+            b'<' => (b"&lt;", 1),
+            b'>' => (b"&gt;", 1),
+            b'\r' => (b"&#13;", 1),
+            b'"' if attr => (b"&quot;", 1),
+            b'\n' if attr => (b"&#10;", 1),
+            b'\t' if attr => (b"&#9;", 1),
+            b'\t' | b'\n' => {
+                i += 1;
+                continue;
+            }
+            0..=0x1f => (REPLACEMENT, 1),
+            // U+FFFE and U+FFFF (EF BF BE / EF BF BF) are not XML characters either.
+            0xEF if b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)) => (REPLACEMENT, 3),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&b[run..i]);
+        out.extend_from_slice(rep);
+        i += len;
+        run = i;
+    }
+    out.extend_from_slice(&b[run..]);
+}
+
+/// Appends `name` as an XML element name: characters that cannot be in a name are
+/// dropped, and `_` is put first if what is left could not start one.
+fn push_name(name: &str, out: &mut Vec<u8>) {
+    let start = out.len();
+    for ch in name.chars() {
+        let ok =
+            ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.') || (ch as u32 >= 0xC0 && ch.is_alphanumeric());
+        if ok {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    let first = out.get(start).copied();
+    if matches!(first, None | Some(b'0'..=b'9' | b'-' | b'.')) {
+        out.insert(start, b'_');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_handles_markup_cr_and_illegal_chars() {
+        let mut out = Vec::new();
+        escape("a&b<c>]]>\r\n\t\u{1}\u{FFFE}ü\"", false, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "a&amp;b&lt;c&gt;]]&gt;&#13;\n\t\u{FFFD}\u{FFFD}ü\"");
+    }
+
+    #[test]
+    fn names_are_sanitised() {
+        let mut out = Vec::new();
+        push_name("Monitoring Plan", &mut out);
+        push_name("", &mut out);
+        push_name("1x", &mut out);
+        assert_eq!(out, b"MonitoringPlan__1x");
+    }
+}
