@@ -1,0 +1,87 @@
+//! The commands of `auditbridge`, one file each.
+
+mod demo;
+mod emulate;
+mod run;
+mod status;
+mod validate;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exports Netwrix Auditor activity records to SIEMs and archives: nothing lost, nothing twice.
+#[derive(Debug, Parser)]
+#[command(name = "auditbridge", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the export: every job and every sink of the config, until stopped.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Drain every job to the end of data, deliver everything, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Check a config file without running it.
+    Validate {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Show, per job and per sink, where the export stands.
+    Status {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export generated records from a built-in emulator into ./demo-out/, with no setup.
+    Demo {
+        /// How many records the emulator generates.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// Where the output and state go (emptied first).
+        #[arg(long, default_value = "demo-out")]
+        out: PathBuf,
+    },
+    /// Serve an emulator of the Netwrix Auditor Integration API.
+    Emulate(emulate::EmulateArgs),
+}
+
+/// Sets up tracing on standard error; `RUST_LOG` overrides the default `info` level.
+pub fn init_logging(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs the chosen command.
+pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run { config, once } => run::run(&config, once).await,
+        Command::Validate { config } => validate::validate(&config),
+        Command::Status { config, json } => status::status(&config, json),
+        Command::Demo { records, out } => demo::demo(records, &out).await,
+        Command::Emulate(args) => emulate::emulate(args).await,
+    }
+}

@@ -1,0 +1,283 @@
+//! Reading and checking a config file, with errors that point at the line and column.
+
+use super::{Config, SinkKind};
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+
+/// A config problem, located in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    /// 1-based; 0 when the problem has no place in the file (it could not be read).
+    pub line: usize,
+    pub column: usize,
+    /// The key concerned, e.g. `job[0].url`, when known.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        } else {
+            write!(f, "{}: ", self.file)?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads and checks the config file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        line: 0,
+        column: 0,
+        key: None,
+        message: format!("cannot read the config file: {e}"),
+    })?;
+    parse(&text, &file)
+}
+
+/// Parses and checks config `text`; `file` names it in errors.
+pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+    let at = |span: Option<Range<usize>>, key: Option<String>, message: String| {
+        let (line, column) = span.map_or((1, 1), |s| line_col(text, s.start));
+        ConfigError { file: file.to_owned(), line, column, key, message }
+    };
+    let config: Config = toml::from_str(text).map_err(|e| {
+        let mut span = e.span();
+        let message = e.message().trim().to_owned();
+        // Keys of a sink's own type are checked through a flattened enum, and serde then
+        // reports the table rather than the key: find the key inside that table.
+        if let (Some(s), Some(key)) = (&span, unknown_field(&message)) {
+            if let Some(pos) = find_key_in_table(text, s.start, key) {
+                span = Some(pos..pos + key.len());
+            }
+        }
+        at(span, None, message)
+    })?;
+    check(&config, text, &at)?;
+    Ok(config)
+}
+
+type At<'a> = dyn Fn(Option<Range<usize>>, Option<String>, String) -> ConfigError + 'a;
+
+fn check(config: &Config, text: &str, at: &At<'_>) -> Result<(), ConfigError> {
+    if config.jobs.is_empty() {
+        return Err(at(None, Some("job".into()), "no [[job]] is configured: add one with a name and a url".into()));
+    }
+    if config.sinks.is_empty() {
+        return Err(at(
+            None,
+            Some("sink".into()),
+            "no [[sink]] is configured: add one (for example type = \"file\")".into(),
+        ));
+    }
+    let mut job_names = HashSet::new();
+    for (i, job) in config.jobs.iter().enumerate() {
+        let key = |k: &str| Some(format!("job[{i}].{k}"));
+        let name = job.name.get_ref();
+        if name.trim().is_empty() {
+            return Err(at(Some(job.name.span()), key("name"), "a job name must not be empty".into()));
+        }
+        if !job_names.insert(name.as_str()) {
+            return Err(at(Some(job.name.span()), key("name"), format!("the job name {name:?} is used twice")));
+        }
+        check_url(job.url.get_ref()).map_err(|m| at(Some(job.url.span()), key("url"), m))?;
+        if let Some(count) = &job.count {
+            if *count.get_ref() == 0 {
+                return Err(at(Some(count.span()), key("count"), "count must be at least 1".into()));
+            }
+        }
+        if let (Some(pw), None) = (&job.password, &job.user) {
+            return Err(at(Some(pw.span()), key("password"), "a password is set but no user".into()));
+        }
+        let tls = &job.tls;
+        let modes = usize::from(tls.ca_file.is_some())
+            + usize::from(tls.fingerprint.is_some())
+            + usize::from(tls.insecure_skip_verify);
+        if modes > 1 {
+            return Err(at(None, key("tls"), "choose one of ca_file, fingerprint and insecure_skip_verify".into()));
+        }
+        if let Some(fp) = &tls.fingerprint {
+            let hex: String = fp.get_ref().chars().filter(|c| *c != ':').collect();
+            if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(at(
+                    Some(fp.span()),
+                    key("tls.fingerprint"),
+                    "a SHA-256 fingerprint is 64 hex digits (colons allowed)".into(),
+                ));
+            }
+        }
+    }
+    let mut sink_names = HashSet::new();
+    for (i, sink) in config.sinks.iter().enumerate() {
+        let table = sink_table(text, i);
+        // The key's own place when it is written in the table, else the table's header.
+        let span = |k: &str| {
+            table.clone().and_then(|t| find_key_in_table(text, t.start, k)).map(|p| p..p + k.len()).or(table.clone())
+        };
+        let key = |k: &str| Some(format!("sink[{i}].{k}"));
+        if sink.name.trim().is_empty() {
+            return Err(at(span("name"), key("name"), "a sink name must not be empty".into()));
+        }
+        if !sink_names.insert(sink.name.as_str()) {
+            return Err(at(span("name"), key("name"), format!("the sink name {:?} is used twice", sink.name)));
+        }
+        if sink.batch_records == 0 {
+            return Err(at(span("batch_records"), key("batch_records"), "batch_records must be at least 1".into()));
+        }
+        for job in sink.jobs.iter().flatten() {
+            if !job_names.contains(job.as_str()) {
+                return Err(at(span("jobs"), key("jobs"), format!("no job is named {job:?}")));
+            }
+        }
+        if let SinkKind::File { path, .. } = &sink.kind {
+            if path.as_os_str().is_empty() {
+                return Err(at(span("path"), key("path"), "the file sink needs a path".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("invalid url {url:?}: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("the url must start with https:// or http://, not {}://", parsed.scheme()));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("the url {url:?} has no host"));
+    }
+    if parsed.port() == Some(0) {
+        return Err(format!("invalid port 0 in {url:?}"));
+    }
+    Ok(())
+}
+
+/// `unknown field `x`, expected …` → `x`.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+/// The byte offset of `key = …` in the table whose header starts at `from`.
+fn find_key_in_table(text: &str, from: usize, key: &str) -> Option<usize> {
+    let mut offset = from;
+    for (n, line) in text.get(from..)?.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if n > 0 && trimmed.starts_with('[') {
+            return None;
+        }
+        if let Some(rest) = trimmed.strip_prefix(key) {
+            if rest.trim_start().starts_with('=') {
+                return Some(offset + (line.len() - trimmed.len()));
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The span of the header of the `index`-th `[[sink]]` table.
+fn sink_table(text: &str, index: usize) -> Option<Range<usize>> {
+    let mut offset = 0;
+    let mut seen = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.starts_with("[[") && trimmed.trim_start_matches('[').trim_start().starts_with("sink") {
+            if seen == index {
+                let start = offset + (line.len() - line.trim_start().len());
+                return Some(start..start + trimmed.len());
+            }
+            seen += 1;
+        }
+        offset += line.len();
+    }
+    None
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[state]
+path = "x.db"
+
+[[job]]
+name = "corp"
+url = "https://netwrix.corp.example:9699"
+user = "CORP\\svc"
+password = "pw"
+
+[[sink]]
+name = "archive"
+type = "file"
+path = "out/records.jsonl"
+"#;
+
+    fn err(text: &str) -> ConfigError {
+        parse(text, "t.toml").unwrap_err()
+    }
+
+    #[test]
+    fn a_good_config_loads() {
+        let c = parse(GOOD, "t.toml").unwrap();
+        assert_eq!(c.jobs[0].name.get_ref(), "corp");
+        assert_eq!(c.sinks[0].kind.type_name(), "file");
+    }
+
+    #[test]
+    fn unknown_job_key_is_located() {
+        let e = err(&GOOD.replace("user = ", "usr = "));
+        assert_eq!((e.line, e.column), (8, 1), "{e}");
+        assert!(e.message.contains("unknown field `usr`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_sink_key_is_located() {
+        let e = err(&format!("{GOOD}rotate = 5\n"));
+        assert_eq!((e.line, e.column), (15, 1), "{e}");
+        assert!(e.message.contains("unknown field `rotate`"), "{e}");
+    }
+
+    #[test]
+    fn missing_url_is_located_at_its_table() {
+        let e = err(&GOOD.replace("url = \"https://netwrix.corp.example:9699\"\n", ""));
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.message.contains("missing field `url`"), "{e}");
+    }
+
+    #[test]
+    fn bad_port_is_located_at_the_value() {
+        let e = err(&GOOD.replace(":9699", ":99999"));
+        assert_eq!((e.line, e.column), (7, 7), "{e}");
+        assert_eq!(e.key.as_deref(), Some("job[0].url"));
+        assert!(e.message.contains("invalid port"), "{e}");
+    }
+
+    #[test]
+    fn sink_naming_an_unknown_job_is_refused() {
+        let e = err(&GOOD.replace("type = \"file\"", "type = \"file\"\njobs = [\"nope\"]"));
+        assert_eq!((e.line, e.column), (14, 1), "{e}");
+        assert!(e.message.contains("\"nope\""), "{e}");
+    }
+}

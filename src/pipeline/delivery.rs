@@ -1,0 +1,179 @@
+//! One delivery loop per sink: it reads the spool forward from the sink's own cursor
+//! and moves that cursor only after the sink reports that its peer acknowledged the
+//! batch. A sink that is down only delays itself; the spool keeps its records.
+
+use super::shared::Shared;
+use super::store::StoreHandle;
+use crate::backoff::Backoff;
+use crate::shutdown::Shutdown;
+use sinks::{Event, Sink, SinkError};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+/// Why a sink stopped before it was told to.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkFailed {
+    #[error("sink {sink:?}: {error}; the sink is stopped and its cursor stays at seq {cursor}")]
+    Sink { sink: String, cursor: u64, error: SinkError },
+    #[error("sink {sink:?}: state store: {error}")]
+    State { sink: String, error: state::StateError },
+}
+
+/// One call on the sink that may need retrying.
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    Open(Option<&'a [u8]>),
+    Deliver(&'a [Event]),
+}
+
+/// The settings one delivery loop runs with.
+pub struct Delivery {
+    pub name: String,
+    pub sink: Box<dyn Sink>,
+    /// The cursor as registered at start.
+    pub start: state::Cursor,
+    /// The jobs this sink takes; `None` = every job.
+    pub jobs: Option<Vec<String>>,
+    pub store: StoreHandle,
+    pub shared: Arc<Shared>,
+    pub batch_records: usize,
+    pub batch_bytes: usize,
+    pub backoff: Backoff,
+    /// Stop once every fetcher is done and everything spooled is acknowledged.
+    pub once: bool,
+    pub shutdown: Shutdown,
+}
+
+impl Delivery {
+    /// Runs until shutdown, the end of a `once` run, or a permanent sink error.
+    pub async fn run(mut self) -> Result<(), SinkFailed> {
+        let result = self.deliver_loop().await;
+        if let Err(e) = &result {
+            if let Some(c) = self.shared.sinks.get(&self.name) {
+                c.failed.store(true, Relaxed);
+            }
+            tracing::error!(sink = %self.name, "{e}");
+            let (name, msg) = (self.name.clone(), e.to_string());
+            let _ = self.store.call(move |s| s.record_sink_error(&name, Some(&msg))).await;
+            // Wake fetchers that wait for this sink: it no longer holds them back.
+            self.shared.acked(&self.name, self.cursor());
+        }
+        if let Err(e) = self.sink.close().await {
+            tracing::warn!(sink = %self.name, "closing: {e}");
+        }
+        result
+    }
+
+    fn cursor(&self) -> u64 {
+        self.shared.sinks.get(&self.name).map_or(0, |c| c.cursor.load(Relaxed))
+    }
+
+    async fn deliver_loop(&mut self) -> Result<(), SinkFailed> {
+        let mut after = self.start.seq;
+        let mut value = self.start.value.take();
+        match self.retry_transient(Op::Open(value.as_deref()), after).await? {
+            None => return Ok(()),
+            Some(None) => {}
+            Some(Some(initial)) => {
+                // Stored before the first batch, so a crash right after it can be undone.
+                let (name, v) = (self.name.clone(), initial.clone());
+                self.store.call(move |s| s.ack(&name, after, Some(&v), 0)).await.map_err(|e| self.state_err(e))?;
+                value = Some(initial);
+            }
+        }
+        let mut spooled = self.shared.subscribe();
+        let counters = self.shared.sinks.get(&self.name).cloned().unwrap_or_default();
+        let mut events = Vec::with_capacity(self.batch_records);
+        while !self.shutdown.is_triggered() {
+            let (limit, bytes) = (self.batch_records, self.batch_bytes);
+            let rows =
+                self.store.call(move |s| s.read_batch(after, limit, bytes)).await.map_err(|e| self.state_err(e))?;
+            let Some(last) = rows.last().map(|r| r.seq) else {
+                if self.once && self.shared.fetchers_done() && after >= self.shared.max_seq() {
+                    break;
+                }
+                spooled.mark_unchanged();
+                tokio::select! {
+                    _ = spooled.changed() => {}
+                    _ = self.shutdown.wait() => break,
+                    // A fetcher can finish between our read and our wait; look again now and then.
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+                continue;
+            };
+            events.clear();
+            for row in rows {
+                if !self.jobs.as_ref().is_none_or(|jobs| jobs.contains(&row.job)) {
+                    continue;
+                }
+                match netwrix::compact::decode(&row.payload) {
+                    Ok(record) => {
+                        events.push(Event { seq: row.seq, id: netwrix::RecordId(row.id), job: row.job, record })
+                    }
+                    Err(e) => {
+                        tracing::error!(sink = %self.name, seq = row.seq, "spool row cannot be read and is skipped: {e}")
+                    }
+                }
+            }
+            let delivered = events.len() as u64;
+            if !events.is_empty() {
+                let batch = std::mem::take(&mut events);
+                let result = self.retry_transient(Op::Deliver(&batch), after).await;
+                events = batch;
+                match result? {
+                    Some(v) => value = v,
+                    None => break,
+                }
+            }
+            let (name, v) = (self.name.clone(), value.clone());
+            self.store
+                .call(move |s| s.ack(&name, last, v.as_deref(), delivered))
+                .await
+                .map_err(|e| self.state_err(e))?;
+            after = last;
+            counters.delivered.fetch_add(delivered, Relaxed);
+            self.shared.acked(&self.name, last);
+        }
+        Ok(())
+    }
+
+    /// Runs `op` until it succeeds, retrying transient errors with backoff.
+    /// `Ok(None)` means the shutdown came while waiting to retry.
+    async fn retry_transient(&mut self, op: Op<'_>, cursor: u64) -> Result<Option<Option<Vec<u8>>>, SinkFailed> {
+        self.backoff.reset();
+        loop {
+            let result = match op {
+                Op::Open(value) => self.sink.open(value).await,
+                Op::Deliver(batch) => self.sink.deliver(batch).await,
+            };
+            match result {
+                Ok(v) => {
+                    if self.backoff.attempts() > 0 {
+                        let name = self.name.clone();
+                        let _ = self.store.call(move |s| s.record_sink_error(&name, None)).await;
+                        tracing::info!(sink = %self.name, "sink {:?} is delivering again", self.name);
+                    }
+                    return Ok(Some(v));
+                }
+                Err(error) if error.is_transient() => {
+                    if let Some(c) = self.shared.sinks.get(&self.name) {
+                        c.retries.fetch_add(1, Relaxed);
+                    }
+                    let delay = self.backoff.next_delay();
+                    let message = format!("{error} (retry {} in {:.1}s)", self.backoff.attempts(), delay.as_secs_f64());
+                    tracing::warn!(sink = %self.name, "sink {:?}: {message}", self.name);
+                    let name = self.name.clone();
+                    let _ = self.store.call(move |s| s.record_sink_error(&name, Some(&message))).await;
+                    if self.shutdown.sleep(delay).await {
+                        return Ok(None);
+                    }
+                }
+                Err(error) => return Err(SinkFailed::Sink { sink: self.name.clone(), cursor, error }),
+            }
+        }
+    }
+
+    fn state_err(&self, error: state::StateError) -> SinkFailed {
+        SinkFailed::State { sink: self.name.clone(), error }
+    }
+}

@@ -1,0 +1,158 @@
+//! One fetcher per job: it pages through the Netwrix API from the job's saved
+//! continuation mark and commits every page together with the mark that follows it.
+//!
+//! Because a page and its mark land in one SQLite transaction, a crash at any instant
+//! re-fetches at most the page in flight; a record is never skipped.
+
+use super::shared::{JobCounters, Shared};
+use super::store::StoreHandle;
+use crate::backoff::Backoff;
+use crate::shutdown::Shutdown;
+use netwrix::client::{Client, ClientError};
+use netwrix::Page;
+use state::NewRecord;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a job stopped before it was told to.
+#[derive(Debug, thiserror::Error)]
+pub enum JobFailed {
+    #[error("job {job:?}: {error}; the job is stopped and its continuation mark stays where it was")]
+    Api { job: String, error: ClientError },
+    #[error("job {job:?}: state store: {error}")]
+    State { job: String, error: state::StateError },
+}
+
+/// The settings one fetcher runs with.
+pub struct Fetcher {
+    pub job: String,
+    pub client: Client,
+    pub store: StoreHandle,
+    pub shared: Arc<Shared>,
+    pub poll_interval: Duration,
+    pub backoff: Backoff,
+    /// Stop at the end of data instead of polling again.
+    pub once: bool,
+    pub max_backlog: u64,
+    pub shutdown: Shutdown,
+}
+
+impl Fetcher {
+    /// Runs until shutdown, the end of data in `once` mode, or a permanent error.
+    pub async fn run(mut self) -> Result<(), JobFailed> {
+        let result = self.fetch_loop().await;
+        self.shared.fetcher_done();
+        result
+    }
+
+    async fn fetch_loop(&mut self) -> Result<(), JobFailed> {
+        let counters = self.shared.jobs.get(&self.job).cloned().unwrap_or_default();
+        while !self.shutdown.is_triggered() {
+            if !self.wait_for_room().await {
+                break;
+            }
+            let job = self.job.clone();
+            let mark = self.store.call(move |s| s.mark(&job)).await.map_err(|e| self.state_err(e))?;
+            let started = std::time::Instant::now();
+            let result = match &mark {
+                None => self.client.first_page().await,
+                Some(mark) => self.client.next_page(mark).await,
+            };
+            match result {
+                Ok(page) => {
+                    self.backoff.reset();
+                    let at_end = page.records.is_empty() || page.mark.is_none();
+                    if page.mark.is_none() && !page.records.is_empty() {
+                        tracing::warn!(job = %self.job, "the server sent a page without a continuation mark; treating it as the end of data");
+                    }
+                    tracing::debug!(job = %self.job, records = page.records.len(), ms = started.elapsed().as_millis() as u64, "page fetched");
+                    self.commit(page, &counters).await?;
+                    if at_end {
+                        if self.once {
+                            break;
+                        }
+                        if self.shutdown.sleep(self.poll_interval).await {
+                            break;
+                        }
+                    }
+                }
+                Err(error) if error.is_transient() => {
+                    counters.retries.fetch_add(1, Relaxed);
+                    let delay = self.backoff.next_delay();
+                    let message = format!("{error} (retry {} in {:.1}s)", self.backoff.attempts(), delay.as_secs_f64());
+                    tracing::warn!(job = %self.job, status = error.status(), "job {:?}: {message}", self.job);
+                    self.record_error(Some(message)).await?;
+                    if self.shutdown.sleep(delay).await {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    let failed = JobFailed::Api { job: self.job.clone(), error };
+                    tracing::error!(job = %self.job, "{failed}");
+                    self.record_error(Some(failed.to_string())).await?;
+                    return Err(failed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits `page` and its mark in one transaction.
+    async fn commit(&self, page: Page, counters: &Arc<JobCounters>) -> Result<(), JobFailed> {
+        let job = self.job.clone();
+        let fetched = page.records.len() as u64;
+        let now = chrono::Utc::now().timestamp_millis();
+        let outcome = self
+            .store
+            .call(move |s| {
+                let mut payloads = Vec::with_capacity(page.records.len());
+                for record in &page.records {
+                    payloads.push(netwrix::compact::to_vec(record));
+                }
+                let rows: Vec<NewRecord<'_>> =
+                    payloads.iter().map(|p| NewRecord { id: netwrix::RecordId::of_compact(p).0, payload: p }).collect();
+                let outcome = s.commit_page(&job, &rows, page.mark.as_deref(), now)?;
+                s.record_job_error(&job, None)?;
+                Ok(outcome)
+            })
+            .await
+            .map_err(|e| self.state_err(e))?;
+        counters.pages.fetch_add(1, Relaxed);
+        counters.fetched.fetch_add(fetched, Relaxed);
+        counters.spooled.fetch_add(outcome.inserted, Relaxed);
+        counters.duplicates.fetch_add(outcome.duplicates, Relaxed);
+        if outcome.duplicates > 0 {
+            tracing::info!(job = %self.job, duplicates = outcome.duplicates, "records already spooled were skipped");
+        }
+        self.shared.spooled(outcome.last_seq);
+        Ok(())
+    }
+
+    /// Waits while the slowest sink is more than `max_backlog` records behind.
+    /// Returns false if the shutdown came first.
+    async fn wait_for_room(&mut self) -> bool {
+        let mut logged = false;
+        while self.shared.backlog() > self.max_backlog {
+            if !logged {
+                tracing::info!(job = %self.job, backlog = self.shared.backlog(), limit = self.max_backlog, "spool full: fetching paused until sinks catch up");
+                logged = true;
+            }
+            tokio::select! {
+                _ = self.shared.next_ack() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = self.shutdown.wait() => return false,
+            }
+        }
+        !self.shutdown.is_triggered()
+    }
+
+    async fn record_error(&self, message: Option<String>) -> Result<(), JobFailed> {
+        let job = self.job.clone();
+        self.store.call(move |s| s.record_job_error(&job, message.as_deref())).await.map_err(|e| self.state_err(e))
+    }
+
+    fn state_err(&self, error: state::StateError) -> JobFailed {
+        JobFailed::State { job: self.job.clone(), error }
+    }
+}
