@@ -2,6 +2,7 @@
 //! for trying the bridge (or curl) without a Netwrix server.
 
 use netwrix::emulator::{Emulator, EmulatorConfig};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 

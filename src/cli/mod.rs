@@ -64,10 +64,12 @@ pub enum Command {
     Emulate(emulate::EmulateArgs),
 }
 
-/// Sets up tracing on standard error; `RUST_LOG` overrides the default `info` level.
+/// Sets up tracing on standard error; `RUST_LOG` overrides the default level
+/// (`info`, or `warn` for the demo, whose progress bar says the rest).
 pub fn init_logging(cli: &Cli) {
+    let default = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Text => builder.init(),
