@@ -37,15 +37,20 @@ pub async fn emulate(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         emulator.add_records(netwrix::generate::generate(args.generate, args.seed));
     }
     let running = emulator.serve(args.listen).await?;
-    println!(
+    // Written with errors ignored: whoever started us may close our stdout, and the
+    // emulator must go on serving regardless.
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
         "Netwrix Auditor API emulator: {} records at {}/netwrix/api/v1/activity_records/enum",
         emulator.len(),
         running.base_url
     );
     if let Some(fp) = &running.fingerprint {
-        println!("certificate SHA-256 fingerprint: {fp}");
+        let _ = writeln!(out, "certificate SHA-256 fingerprint: {fp}");
     }
-    println!("stop with Ctrl-C");
+    let _ = writeln!(out, "stop with Ctrl-C");
+    let _ = out.flush();
     tokio::signal::ctrl_c().await?;
     running.shutdown().await;
     Ok(ExitCode::SUCCESS)
