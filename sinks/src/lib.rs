@@ -5,9 +5,14 @@
 //! ([`format`](mod@format)) are pure functions from an event to bytes; transports and sinks know
 //! nothing of how bytes are made.
 
+mod duration;
 pub mod file;
 pub mod format;
+mod secret;
 pub mod stdout;
+
+pub use duration::Duration;
+pub use secret::Secret;
 
 use async_trait::async_trait;
 use netwrix::{ActivityRecord, RecordId};
@@ -56,6 +61,12 @@ pub trait Sink: Send {
     /// Delivers `batch` (never empty, in spool order) and returns once the peer has
     /// acknowledged all of it, with the value to store beside the cursor.
     async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError>;
+
+    /// Checks that the peer is reachable and accepts us, without delivering anything
+    /// (`auditbridge validate --check`). The default says nothing can be checked.
+    async fn check(&mut self) -> Result<String, SinkError> {
+        Ok("nothing to check".into())
+    }
 
     /// Flushes and releases whatever the sink holds (graceful shutdown).
     async fn close(&mut self) -> Result<(), SinkError> {

@@ -42,6 +42,9 @@ pub enum Command {
     Validate {
         #[arg(long, short)]
         config: PathBuf,
+        /// Also contact every job's API and every sink's peer.
+        #[arg(long)]
+        check: bool,
     },
     /// Show, per job and per sink, where the export stands.
     Status {
@@ -81,7 +84,7 @@ pub fn init_logging(cli: &Cli) {
 pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run { config, once } => run::run(&config, once).await,
-        Command::Validate { config } => validate::validate(&config),
+        Command::Validate { config, check } => validate::validate(&config, check).await,
         Command::Status { config, json } => status::status(&config, json),
         Command::Demo { records, out } => demo::demo(records, &out).await,
         Command::Emulate(args) => emulate::emulate(args).await,

@@ -5,13 +5,10 @@
 //! everything it can without touching the network, and every error names the key,
 //! the line and the column.
 
-mod duration;
 mod load;
-mod secret;
 
-pub use duration::Duration;
 pub use load::{load, parse, ConfigError};
-pub use secret::Secret;
+pub use sinks::{Duration, Secret};
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -193,7 +190,8 @@ pub enum StartAt {
     Now,
 }
 
-/// The sink types and their own keys.
+/// The sink types and their own keys. A sink type whose options live in the `sinks`
+/// crate is a newtype variant over that crate's config struct (which denies unknown keys).
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SinkKind {

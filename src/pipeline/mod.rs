@@ -46,6 +46,11 @@ pub fn open_store(config: &Config) -> anyhow::Result<state::Store> {
 
 /// Builds the API client of a job.
 pub fn client_for(job: &JobConfig) -> anyhow::Result<Client> {
+    client_for_with_count(job, job.count.as_ref().map(|c| *c.get_ref() as usize))
+}
+
+/// Builds the API client of a job, asking for `count` records a page.
+pub fn client_for_with_count(job: &JobConfig, count: Option<usize>) -> anyhow::Result<Client> {
     let trust = if let Some(ca) = &job.tls.ca_file {
         Trust::CaFile(ca.clone())
     } else if let Some(fp) = &job.tls.fingerprint {
@@ -65,7 +70,7 @@ pub fn client_for(job: &JobConfig) -> anyhow::Result<Client> {
     Client::new(ClientConfig {
         base_url: job.url.get_ref().trim_end_matches('/').to_owned(),
         format: job.format,
-        count: job.count.as_ref().map(|c| *c.get_ref() as usize),
+        count,
         credentials,
         auth,
         trust,

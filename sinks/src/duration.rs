@@ -1,4 +1,4 @@
-//! Durations written the way people write them: `500ms`, `30s`, `5m`, `1h 30m`.
+//! Durations written the way people write them in config files: `500ms`, `30s`, `5m`, `1h 30m`.
 
 use serde::{Deserialize, Deserializer};
 use std::fmt;
