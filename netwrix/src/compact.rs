@@ -58,6 +58,23 @@ pub fn to_vec(record: &ActivityRecord) -> Vec<u8> {
     out
 }
 
+/// The spool's ordering key of a record, from its compact form: the 17 digits
+/// `yyyyMMddHHmmssfff` that open a Netwrix RID, as a number, so records fetched later
+/// get larger keys; 0 when the RID is absent, shorter or not made of digits there.
+///
+/// The state file's migration 2 computes the same key in SQL for rows spooled before
+/// it; the two must agree (a test checks), so this reads the bytes at fixed places
+/// exactly as that SQL does: version byte 1, a one-byte flags varint, a one-byte
+/// length varint of at least 18 (`len + 1`, RID of 17 bytes or more), then the digits.
+pub fn order_key(compact: &[u8]) -> i64 {
+    let Some(digits) = compact.get(3..20) else { return 0 };
+    let header_fits = compact[0] == VERSION && compact[1] < 0x80 && (0x12..0x80).contains(&compact[2]);
+    if !header_fits || !digits.iter().all(u8::is_ascii_digit) {
+        return 0;
+    }
+    digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'))
+}
+
 /// Reads a record back from its compact form.
 pub fn decode(buf: &[u8]) -> Result<ActivityRecord, CompactError> {
     let mut r = Reader { buf, pos: 0 };

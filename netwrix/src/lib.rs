@@ -6,6 +6,7 @@
 //! reads with, and an [`emulator`] that behaves as the documented server does, so the
 //! client can be tested without a Netwrix server.
 
+pub mod authproto;
 pub mod client;
 pub mod compact;
 pub mod emulator;

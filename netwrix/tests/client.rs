@@ -513,8 +513,9 @@ async fn emulator_https_trust_modes() {
 
     let wrong = "0f".repeat(32);
     let e = first_page(Trust::Fingerprint(wrong.clone())).await.unwrap_err();
-    let ClientError::Transport(text) = &e else { panic!("{e:?}") };
+    let ClientError::Untrusted(text) = &e else { panic!("{e:?}") };
     assert!(text.contains(&format!("certificate fingerprint mismatch: expected {wrong}, got {fingerprint}")), "{text}");
+    assert!(!e.is_transient(), "a refused certificate stops the job rather than retrying");
 
     let dir = std::env::temp_dir().join(format!("netwrix-client-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -526,7 +527,7 @@ async fn emulator_https_trust_modes() {
     // The self-signed certificate is in no system store. (On a machine without any CA
     // store at all the client cannot even be built; that is refused too, as Config.)
     match first_page(Trust::System).await.unwrap_err() {
-        ClientError::Transport(text) => {
+        ClientError::Untrusted(text) => {
             assert!(text.contains("not trusted") && text.contains("UnknownIssuer"), "{text}")
         }
         ClientError::Config(text) => assert!(text.contains("system's CA certificates"), "{text}"),

@@ -12,19 +12,19 @@
 //! 3. on any other status, `exchange.finish(&headers)` (Digest `Authentication-Info`,
 //!    Negotiate mutual authentication) and the response is handled as usual.
 //!
-//! How the other schemes slot in (none of them changes [`super::requests`]):
+//! How each scheme fits (none of them changes [`super::requests`]):
 //! - **Digest**: an authenticator holding the credentials and a `Mutex` with the last
 //!   nonce/realm/opaque and nonce count. `next(None)` answers pre-emptively if a nonce is
 //!   cached, else sends nothing; `next(Some(401))` parses `WWW-Authenticate: Digest …`,
-//!   hashes method + [`RequestInfo::uri`] (crate `digest_auth`) and retries; a second
-//!   401 gives up unless the challenge says `stale=true`.
+//!   hashes method + [`RequestInfo::uri`] ([`crate::authproto::digest`]) and retries; a second
+//!   401 gives up unless the challenge says `stale=true`. (`super::digest`)
 //! - **NTLM**: `next(None)` sends the type-1 message, `next(Some(401))` decodes the type-2
-//!   challenge from `WWW-Authenticate: NTLM …` and sends type 3 (crate `ntlmclient`), a third
-//!   401 gives up. [`Authenticator::connection_bound`] returns true, so the client keeps one
+//!   challenge from `WWW-Authenticate: NTLM …` and sends type 3 ([`crate::authproto::ntlm`]), a third
+//!   401 gives up (`super::ntlm`). [`Authenticator::connection_bound`] returns true, so the client keeps one
 //!   idle connection per host and the three legs share it (the client is HTTP/1.1 only).
 //! - **Negotiate**: like NTLM with the `Negotiate` token (SPNEGO wrapping NTLM, or Kerberos).
 //! - **Auto**: an authenticator that sends nothing first, then picks the strongest scheme the
-//!   401's challenges offer and delegates to that scheme's exchange.
+//!   401's challenges offer and delegates to that scheme's exchange (`super::auto`).
 
 use std::fmt;
 
@@ -108,6 +108,10 @@ pub(crate) fn authenticator(
     };
     match scheme {
         AuthScheme::Basic => Ok(std::sync::Arc::new(Basic::new(credentials)?)),
+        AuthScheme::Digest => Ok(std::sync::Arc::new(super::digest::Digest::new(credentials))),
+        AuthScheme::Ntlm => Ok(std::sync::Arc::new(super::ntlm::Ntlm::new(credentials, false))),
+        AuthScheme::Negotiate => Ok(std::sync::Arc::new(super::ntlm::Ntlm::new(credentials, true))),
+        AuthScheme::Auto => Ok(std::sync::Arc::new(super::auto::Auto::new(credentials))),
     }
 }
 

@@ -83,8 +83,8 @@ impl fmt::Debug for Credentials {
 }
 
 /// The HTTP authentication scheme. The API accepts NTLM, Negotiate, Digest and Basic
-/// (spec §1); only Basic is implemented so far, the others slot in behind
-/// [`Authenticator`](super::auth::Authenticator) without touching the request code.
+/// (spec §1); each is an [`Authenticator`](super::auth::Authenticator), and `Auto` takes
+/// the strongest one the server's 401 offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
@@ -92,6 +92,15 @@ pub enum AuthScheme {
     /// `Authorization: Basic base64(user:password)`, sent with the first request. Only safe over HTTPS.
     #[default]
     Basic,
+    /// RFC 7616 Digest (`qop=auth`, SHA-256 preferred over MD5): the password never travels.
+    Digest,
+    /// NTLMv2, connection-bound (Netwrix's recommended scheme).
+    Ntlm,
+    /// Negotiate (SPNEGO) carrying NTLMv2; Kerberos is not used.
+    Negotiate,
+    /// Whatever the server's `WWW-Authenticate` challenges offer, strongest first
+    /// (Negotiate, NTLM, Digest, Basic).
+    Auto,
 }
 
 impl AuthScheme {
@@ -99,6 +108,10 @@ impl AuthScheme {
     pub fn name(self) -> &'static str {
         match self {
             AuthScheme::Basic => "Basic",
+            AuthScheme::Digest => "Digest",
+            AuthScheme::Ntlm => "NTLM",
+            AuthScheme::Negotiate => "Negotiate",
+            AuthScheme::Auto => "auto",
         }
     }
 }

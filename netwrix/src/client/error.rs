@@ -46,6 +46,12 @@ pub enum ClientError {
     /// The connection failed: refused, reset, DNS, or TLS (including a certificate that is not trusted).
     #[error("connection failed: {0}")]
     Transport(String),
+    /// The server's TLS certificate is not the trusted one (not signed by a trusted CA, or
+    /// not the pinned fingerprint; the text shows both fingerprints). Not retried: it stays
+    /// wrong until the configuration (or the server's certificate) changes, and retrying
+    /// would keep sending the credentials' first leg towards an unverified peer.
+    #[error("the server's certificate is refused: {0}")]
+    Untrusted(String),
     /// A 200 response whose body is not a valid page (often a body cut off mid-way).
     #[error("could not decode the response body {0}")]
     Decode(DecodeError),
@@ -66,7 +72,11 @@ impl ClientError {
             ClientError::Server(_) => Some(500),
             ClientError::Unavailable => Some(503),
             ClientError::UnexpectedStatus { status, .. } => Some(*status),
-            ClientError::Timeout | ClientError::Transport(_) | ClientError::Decode(_) | ClientError::Config(_) => None,
+            ClientError::Timeout
+            | ClientError::Transport(_)
+            | ClientError::Untrusted(_)
+            | ClientError::Decode(_)
+            | ClientError::Config(_) => None,
         }
     }
 
@@ -87,6 +97,7 @@ impl ClientError {
             | ClientError::NotFound
             | ClientError::MethodNotAllowed
             | ClientError::TooLarge
+            | ClientError::Untrusted(_)
             | ClientError::Config(_) => false,
         }
     }
@@ -181,6 +192,7 @@ mod tests {
             (ClientError::Transport("refused".into()), None, true),
             (ClientError::Decode(DecodeError::new(0, "x")), None, true),
             (ClientError::Config("x".into()), None, false),
+            (ClientError::Untrusted("x".into()), None, false),
         ];
         for (error, status, transient) in cases {
             assert_eq!(error.status(), status, "{error}");

@@ -11,8 +11,11 @@
 //! whether XML or JSON is on the wire.
 
 pub mod auth;
+mod auto;
 pub mod config;
+mod digest;
 pub mod error;
+mod ntlm;
 mod requests;
 pub mod trust;
 

@@ -210,10 +210,10 @@ fn transport_error(error: reqwest::Error) -> ClientError {
         if let Some(rustls::Error::InvalidCertificate(cert_error)) = cause.downcast_ref::<rustls::Error>() {
             if let rustls::CertificateError::Other(other) = cert_error {
                 if let Some(mismatch) = other.0.downcast_ref::<FingerprintMismatch>() {
-                    return ClientError::Transport(format!("TLS handshake{server} failed: {mismatch}"));
+                    return ClientError::Untrusted(format!("TLS handshake{server} failed: {mismatch}"));
                 }
             }
-            return ClientError::Transport(format!(
+            return ClientError::Untrusted(format!(
                 "TLS handshake{server} failed: the server's certificate is not trusted ({cert_error}); \
                  for a self-signed Netwrix certificate pin its fingerprint or give its CA file"
             ));

@@ -7,10 +7,12 @@
 //! Records live in memory; a million is fine, and serving pages is never the bottleneck
 //! of a benchmark.
 //!
-//! Layout: `server` accepts connections; `routes` answers requests; `store` keeps
-//! records and normalises written ones; `marks` makes and reads continuation marks;
-//! `faults` queues injected failures; `tls` makes the self-signed certificate.
+//! Layout: `server` accepts connections; `routes` answers requests; `auth` checks
+//! credentials in every scheme; `store` keeps records and normalises written ones; `marks`
+//! makes and reads continuation marks; `faults` queues and schedules injected failures
+//! (and parses the `--fault` grammar); `tls` makes the self-signed certificate.
 
+mod auth;
 mod faults;
 mod marks;
 mod routes;
@@ -18,8 +20,16 @@ mod server;
 mod store;
 mod tls;
 
-pub use faults::Fault;
+pub use auth::ServerScheme;
+pub use faults::{Fault, FaultSpec, FaultSpecError, Schedule, FAULT_GRAMMAR};
 pub use server::RunningEmulator;
+
+/// The continuation mark of the emulator's enum endpoint that resumes at store position
+/// `pos` (the first record it returns is record `pos`). `auditbridge bench` uses it to
+/// fetch the same pages with curl, without parsing each page for the next mark.
+pub fn enum_mark_at(pos: usize) -> String {
+    marks::encode(marks::MarkKind::Enum, pos)
+}
 
 use crate::model::ActivityRecord;
 use std::collections::HashMap;
@@ -30,9 +40,12 @@ use std::sync::Arc;
 /// How an emulator behaves: authentication, transport, limits and AD groups.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
-    /// Basic-auth user and password; `None` means no authentication is required.
+    /// The account (`DOMAIN\user`) and password; `None` means no authentication is required.
     /// The user name matches case-insensitively (as Windows accounts do), the password exactly.
     pub credentials: Option<(String, String)>,
+    /// The schemes accepted with `credentials`, in the order the 401 offers them
+    /// (empty = Basic only).
+    pub schemes: Vec<ServerScheme>,
     /// Serve HTTPS with a self-signed certificate made at start.
     pub tls: bool,
     /// An optional cap on `count`: larger values are silently lowered to it.
@@ -47,6 +60,7 @@ impl Default for EmulatorConfig {
     fn default() -> Self {
         EmulatorConfig {
             credentials: None,
+            schemes: vec![ServerScheme::Basic],
             tls: false,
             max_count: None,
             write_limit_bytes: 50 * 1024 * 1024,
@@ -67,6 +81,8 @@ pub(crate) struct Inner {
     pub(crate) config: EmulatorConfig,
     pub(crate) store: store::Store,
     pub(crate) faults: faults::FaultQueue,
+    /// The credentials check, when credentials are configured.
+    pub(crate) auth: Option<auth::Checker>,
     /// Enum and search requests that got past authentication and routing.
     pub(crate) requests: AtomicU64,
     /// The size of the last encoded page, to pre-size the next one's buffer.
@@ -88,6 +104,10 @@ impl Emulator {
     pub fn new(config: EmulatorConfig) -> Self {
         Emulator {
             inner: Arc::new(Inner {
+                auth: config
+                    .credentials
+                    .clone()
+                    .map(|(user, password)| auth::Checker::new(config.schemes.clone(), user, password)),
                 config,
                 store: store::Store::default(),
                 faults: faults::FaultQueue::default(),
@@ -121,6 +141,12 @@ impl Emulator {
     /// Queues a fault; each later enum or search request takes the next queued one.
     pub fn inject(&self, fault: Fault) {
         self.inner.faults.push(fault);
+    }
+
+    /// Applies one `--fault` specification: queued now, or scheduled for the whole run
+    /// (queued faults are served first; then the schedules, in the order applied).
+    pub fn apply(&self, spec: &FaultSpec) {
+        self.inner.faults.apply(spec);
     }
 
     /// How many enum and search requests were answered (faults and errors included;

@@ -6,6 +6,7 @@
 //! and the body (malformed JSON 500 empty; malformed or schema-invalid XML/JSON 400 XMLError;
 //! a mark that cannot be read 400 InputError).
 
+use super::auth::{ConnAuth, Verdict};
 use super::faults::{truncate_mid_element, Fault};
 use super::marks::{self, MarkKind};
 use super::server::FullBody;
@@ -14,16 +15,12 @@ use super::Inner;
 use crate::errorlist::ErrorList;
 use crate::format::{DecodeError, Format, Page};
 use crate::API_PREFIX;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use hyper::body::{Body as _, Incoming};
-use hyper::header::{
-    HeaderMap, HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, SERVER, WWW_AUTHENTICATE,
-};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, SERVER, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The documented default batch size.
 const DEFAULT_COUNT: usize = 1_000;
@@ -45,21 +42,41 @@ enum Endpoint {
     Write,
 }
 
-/// Answers one request. Never fails: every problem is an HTTP status.
-pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+/// Answers one request on a connection whose NTLM handshake state is `conn`.
+/// Never fails: every problem is an HTTP status.
+pub(crate) async fn handle(
+    inner: Arc<Inner>,
+    conn: Arc<Mutex<ConnAuth>>,
+    req: Request<Incoming>,
+) -> Result<Reply, Infallible> {
     let (parts, body) = req.into_parts();
-    if let Some((user, password)) = &inner.config.credentials {
-        if !authorized(&parts.headers, user, password) {
-            let mut reply = empty(StatusCode::UNAUTHORIZED);
-            let challenge = format!("Basic realm=\"{}\"", realm(&parts.headers));
-            if let Ok(v) = HeaderValue::from_str(&challenge) {
-                reply.headers_mut().insert(WWW_AUTHENTICATE, v);
+    let mut final_token = None;
+    if let Some(checker) = &inner.auth {
+        let uri = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        match checker.check(&conn, &parts.method, uri, &parts.headers) {
+            Verdict::Allowed(token) => final_token = token,
+            Verdict::Refused(challenges) => {
+                // Read the body so the connection stays usable for the next leg.
+                let _ = read_body(body, inner.config.write_limit_bytes, None).await;
+                let mut reply = empty(StatusCode::UNAUTHORIZED);
+                for challenge in challenges {
+                    reply.headers_mut().append(WWW_AUTHENTICATE, challenge);
+                }
+                return Ok(reply);
             }
-            return Ok(reply);
         }
     }
+    let mut reply = answer(inner, parts, body).await;
+    if let Some(token) = final_token {
+        reply.headers_mut().append(WWW_AUTHENTICATE, token);
+    }
+    Ok(reply)
+}
+
+/// Answers an authenticated request.
+async fn answer(inner: Arc<Inner>, parts: hyper::http::request::Parts, body: Incoming) -> Reply {
     let Some(endpoint) = route(parts.uri.path()) else {
-        return Ok(empty(StatusCode::NOT_FOUND));
+        return empty(StatusCode::NOT_FOUND);
     };
     let allowed = match endpoint {
         Endpoint::Enum => parts.method == Method::GET || parts.method == Method::POST,
@@ -69,43 +86,42 @@ pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<
         let mut reply = empty(StatusCode::METHOD_NOT_ALLOWED);
         let allow = if endpoint == Endpoint::Enum { "GET, POST" } else { "POST" };
         reply.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
-        return Ok(reply);
+        return reply;
     }
     let query = Query::parse(parts.uri.query(), inner.config.max_count);
     let limit = inner.config.write_limit_bytes;
     let declared =
         parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Ok(empty(StatusCode::PAYLOAD_TOO_LARGE));
+        return empty(StatusCode::PAYLOAD_TOO_LARGE);
     }
     if endpoint == Endpoint::Write {
         let body = match read_body(body, limit, declared).await {
             Ok(b) => b,
-            Err(reply) => return Ok(*reply),
+            Err(reply) => return *reply,
         };
-        return Ok(write(&inner, query.format, &body));
+        return write(&inner, query.format, &body);
     }
 
-    inner.requests.fetch_add(1, Ordering::Relaxed);
+    let n = inner.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let format = query.format;
-    let mut malformed = false;
-    match inner.faults.take() {
+    let (mut malformed, mut reset) = (false, false);
+    match inner.faults.take(n) {
         None => {}
-        Some(Fault::Status(code)) => return Ok(empty(status(code))),
-        Some(Fault::Errors(code, list)) => return Ok(errors(status(code), format, &list)),
+        Some(Fault::Status(code)) => return empty(status(code)),
+        Some(Fault::Errors(code, list)) => return errors(status(code), format, &list),
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
         Some(Fault::MalformedBody) => malformed = true,
+        Some(Fault::Reset) => reset = true,
     }
     let count = match query.count {
         Ok(c) => c,
-        Err(description) => {
-            return Ok(errors(StatusCode::BAD_REQUEST, format, &ErrorList::one("InputError", description)))
-        }
+        Err(description) => return errors(StatusCode::BAD_REQUEST, format, &ErrorList::one("InputError", description)),
     };
     let body = if parts.method == Method::POST {
         match read_body(body, limit, declared).await {
             Ok(b) => b,
-            Err(reply) => return Ok(*reply),
+            Err(reply) => return *reply,
         }
     } else {
         Vec::new()
@@ -117,7 +133,7 @@ pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<
     };
     let page = match served {
         Ok(page) => page,
-        Err(reply) => return Ok(*reply),
+        Err(reply) => return *reply,
     };
     let mut out = Vec::with_capacity(inner.page_hint.load(Ordering::Relaxed));
     format.encode_page(&page, &mut out);
@@ -125,7 +141,12 @@ pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<
     if malformed {
         truncate_mid_element(&mut out);
     }
-    Ok(with_type(StatusCode::OK, format, out))
+    if reset {
+        let mut reply = with_type(StatusCode::OK, format, Vec::new());
+        *reply.body_mut() = FullBody::cut_in_half(out);
+        return reply;
+    }
+    with_type(StatusCode::OK, format, out)
 }
 
 /// The endpoint a path names: exact paths, case-insensitive (as HTTP.sys matches URLs),
@@ -174,39 +195,6 @@ impl Query {
         let count = count.map(|c| max_count.map_or(c, |max| c.min(max.max(1))));
         Query { format, count }
     }
-}
-
-/// Whether the request carries `Authorization: Basic` with the configured account.
-fn authorized(headers: &HeaderMap, user: &str, password: &str) -> bool {
-    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let Some((scheme, token)) = value.trim().split_once(' ') else {
-        return false;
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return false;
-    }
-    let Ok(decoded) = STANDARD.decode(token.trim()) else {
-        return false;
-    };
-    let Ok(decoded) = String::from_utf8(decoded) else {
-        return false;
-    };
-    let Some((u, p)) = decoded.split_once(':') else {
-        return false;
-    };
-    u.to_lowercase() == user.to_lowercase() && p == password
-}
-
-/// The realm of the Basic challenge: the host the client asked for (HTTP.sys's default).
-fn realm(headers: &HeaderMap) -> String {
-    let host = headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
-    let host = match host.rfind(':') {
-        Some(i) if !host.ends_with(']') => &host[..i],
-        _ => host,
-    };
-    host.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()
 }
 
 /// Reads a request body of at most `limit` bytes; more gives 413.

@@ -1,13 +1,13 @@
 //! The emulator's HTTP server: accepts TCP (or TLS) connections and serves HTTP/1.1 with
 //! keep-alive on each, until its [`RunningEmulator`] handle is shut down or dropped.
 
+use super::auth::ConnAuth;
 use super::{routes, tls, Inner};
 use bytes::Bytes;
 use hyper::body::{Frame, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -104,7 +104,9 @@ async fn accept_loop(
 }
 
 async fn serve_connection(stream: TcpStream, inner: Arc<Inner>, tls: Option<TlsAcceptor>) {
-    let service = service_fn(move |req| routes::handle(inner.clone(), req));
+    // NTLM and Negotiate authenticate a connection: their handshake state lives here.
+    let conn = Arc::new(std::sync::Mutex::new(ConnAuth::default()));
+    let service = service_fn(move |req| routes::handle(inner.clone(), conn.clone(), req));
     let mut http = http1::Builder::new();
     http.keep_alive(true);
     let result = match tls {
@@ -122,39 +124,65 @@ async fn serve_connection(stream: TcpStream, inner: Arc<Inner>, tls: Option<TlsA
     }
 }
 
-/// A response body sent in one piece, with an exact length (so `Content-Length` is set).
+/// A response body sent in one piece, with an exact length (so `Content-Length` is set);
+/// or, for the `reset` fault, a body that announces its full length, sends half of it and
+/// then fails, so hyper closes the connection mid-body.
 #[derive(Debug, Default)]
-pub(crate) struct FullBody(Option<Bytes>);
+pub(crate) struct FullBody {
+    data: Option<Bytes>,
+    /// `reset`: the length announced, and whether the part was already sent.
+    cut: Option<(u64, bool)>,
+}
 
 impl FullBody {
     pub(crate) fn empty() -> Self {
-        FullBody(None)
+        FullBody::default()
+    }
+
+    /// A body announced as `body.len()` bytes of which only the first half is sent.
+    pub(crate) fn cut_in_half(body: Vec<u8>) -> Self {
+        let full = body.len() as u64;
+        let mut part = body;
+        part.truncate(part.len() / 2);
+        FullBody { data: Some(Bytes::from(part)), cut: Some((full, false)) }
     }
 }
 
 impl From<Vec<u8>> for FullBody {
     fn from(v: Vec<u8>) -> Self {
         if v.is_empty() {
-            FullBody(None)
+            FullBody::default()
         } else {
-            FullBody(Some(Bytes::from(v)))
+            FullBody { data: Some(Bytes::from(v)), cut: None }
         }
     }
 }
 
 impl hyper::body::Body for FullBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = std::io::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.0.take().map(|b| Ok(Frame::data(b))))
+    fn poll_frame(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(data) = self.data.take() {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        match &mut self.cut {
+            Some((_, done @ false)) => {
+                *done = true;
+                Poll::Ready(Some(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset"))))
+            }
+            _ => Poll::Ready(None),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.0.is_none()
+        self.data.is_none() && self.cut.is_none_or(|(_, done)| done)
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.0.as_ref().map_or(0, |b| b.len() as u64))
+        match self.cut {
+            Some((full, _)) => SizeHint::with_exact(full),
+            None => SizeHint::with_exact(self.data.as_ref().map_or(0, |b| b.len() as u64)),
+        }
     }
 }
