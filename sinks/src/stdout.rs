@@ -1,12 +1,12 @@
-//! The stdout sink: JSON lines on standard output, for piping into a shipper or a
-//! terminal.
+//! The stdout sink: JSON lines (or CEF or LEEF lines, with `format`) on standard
+//! output, for piping into a shipper or a terminal.
 //!
 //! A pipe cannot take anything back, so this sink keeps no committed value: a batch is
 //! acknowledged once it is written and flushed, and a crash between that and the cursor
 //! moving shows the batch again on the next start. The records' `auditbridge_id` lets
 //! the consumer drop such repeats.
 
-use crate::format::json;
+use crate::format::Encoder;
 use crate::{Event, Sink, SinkError};
 use async_trait::async_trait;
 use std::io;
@@ -17,6 +17,8 @@ pub struct StdoutSink<W = tokio::io::Stdout> {
     out: W,
     /// The batch buffer, reused across batches.
     buf: Vec<u8>,
+    /// The format of each line (JSON unless [`with_encoder`](StdoutSink::with_encoder)).
+    encoder: Encoder,
 }
 
 impl StdoutSink {
@@ -35,7 +37,13 @@ impl Default for StdoutSink {
 impl<W> StdoutSink<W> {
     /// A sink writing to `out` instead of stdout.
     pub fn with_writer(out: W) -> Self {
-        Self { out, buf: Vec::new() }
+        Self { out, buf: Vec::new(), encoder: Encoder::Json }
+    }
+
+    /// The same sink writing each line in `encoder`'s format.
+    pub fn with_encoder(mut self, encoder: Encoder) -> Self {
+        self.encoder = encoder;
+        self
     }
 
     /// The writer back.
@@ -53,7 +61,7 @@ impl<W: AsyncWrite + Send + Unpin> Sink for StdoutSink<W> {
     async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
         self.buf.clear();
         for event in batch {
-            json::encode(event, &mut self.buf);
+            self.encoder.encode(event, &mut self.buf);
             self.buf.push(b'\n');
         }
         self.out.write_all(&self.buf).await.map_err(stdout_error)?;
@@ -79,6 +87,7 @@ fn stdout_error(e: io::Error) -> SinkError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::json;
     use netwrix::{ActivityRecord, RecordId};
 
     fn event(seq: u64) -> Event {

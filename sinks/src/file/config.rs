@@ -16,11 +16,13 @@ pub struct FileSinkConfig {
     /// `fsync` every batch (and the directory on rotation) before acknowledging it.
     /// Without it a power loss may lose acknowledged lines; a process crash cannot.
     pub fsync: bool,
+    /// The format of each line: JSON (the default), CEF or LEEF.
+    pub encoder: crate::format::Encoder,
 }
 
 impl FileSinkConfig {
-    /// A config for `path` with the defaults: no rotation, `fsync` on.
+    /// A config for `path` with the defaults: no rotation, `fsync` on, JSON lines.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), rotate_bytes: None, fsync: true }
+        Self { path: path.into(), rotate_bytes: None, fsync: true, encoder: crate::format::Encoder::Json }
     }
 }

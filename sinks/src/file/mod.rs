@@ -1,6 +1,7 @@
-//! The file sink: JSON lines in a local file, exactly once across crashes.
+//! The file sink: one record per line in a local file, exactly once across crashes.
 //!
-//! Each event is one line: the [JSON format](crate::format::json) and `\n`. A batch is
+//! Each event is one line: the [JSON format](crate::format::json) (or, with `format`,
+//! [CEF](crate::format::cef) or [LEEF](crate::format::leef)) and `\n`. A batch is
 //! appended with a single write and `fsync`ed before it is acknowledged. The value stored
 //! beside the sink's cursor names the active file's generation and acknowledged length
 //! (17 bytes: version `1`, then both as big-endian `u64`); on [`open`](crate::Sink::open)
@@ -33,7 +34,6 @@ mod writer;
 
 pub use config::FileSinkConfig;
 
-use crate::format::json;
 use crate::{Event, Sink, SinkError};
 use async_trait::async_trait;
 use committed::Committed;
@@ -96,7 +96,7 @@ impl Sink for FileSink {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         for event in batch {
-            json::encode(event, &mut buf);
+            self.config.encoder.encode(event, &mut buf);
             buf.push(b'\n');
         }
         let shared = Arc::clone(&self.writer);

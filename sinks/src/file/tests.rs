@@ -39,7 +39,7 @@ fn bytes_of(events: &[Event]) -> Vec<u8> {
 }
 
 fn config(dir: &Path, rotate_bytes: Option<u64>) -> FileSinkConfig {
-    FileSinkConfig { path: dir.join("out").join("records.jsonl"), rotate_bytes, fsync: true }
+    FileSinkConfig { rotate_bytes, ..FileSinkConfig::new(dir.join("out").join("records.jsonl")) }
 }
 
 /// The names of the files beside the active one, sorted.

@@ -4,4 +4,13 @@
 //! It does no I/O, holds no state and cannot fail, so every transport can reuse one
 //! buffer for a whole batch and the exact bytes a SIEM receives can be pinned in tests.
 
+pub mod hec;
 pub mod json;
+// CEF and LEEF (issue 5): the formats, their shared helpers, and the per-sink choice.
+pub mod cef;
+pub mod details;
+pub mod encoder;
+pub mod leef;
+pub mod limit;
+pub mod severity;
+pub use encoder::{Encoder, Format};
