@@ -1,0 +1,305 @@
+//! The Splunk HTTP Event Collector sink (formats.md §4), with indexer acknowledgement.
+//!
+//! A batch from the pipeline is encoded once ([envelopes](crate::format::hec)), cut into
+//! requests of at most `batch_events` events and `batch_bytes` bytes, gzipped, and posted
+//! to `/services/collector/event` with `Authorization: Splunk <token>` and this sink's
+//! channel (a random GUID per sink instance, `X-Splunk-Request-Channel`).
+//!
+//! `deliver` returns only when every event of the batch is accepted (`ack = false`: a 200)
+//! or indexed (`ack = true`: each request's `ackId` reported `true` by
+//! `/services/collector/ack`, polled fast at first and then every `ack_poll_interval`).
+//! An ack not reported within `ack_timeout` is given up and its request sent again on the
+//! same channel (Splunk forgets acks of data it lost), so a lost ack repeats one request.
+//!
+//! Answers (§4.4): 408, 429, 500, 502, 503, 504 and connection errors are transient: the
+//! pipeline retries with backoff, and the sink resumes the batch where it stood (see
+//! [`progress`]), so accepted requests are not sent again. `invalid-event-number` means
+//! the events before it are indexed: the sink sends again from that event on; the same
+//! event refused three times in a row stops the sink, naming the record. 413 halves the
+//! request (and the sink sends smaller requests from then on). Every other 4xx is fatal
+//! for this sink, with Splunk's code, text and what to do, in the log and in `status`.
+//!
+//! `open` (every start) and [`check`](crate::Sink::check) ask `/services/collector/health`,
+//! then prove the token with an empty `POST` (Splunk checks the token first and answers
+//! "No data", code 5, to a good one), and with `ack = true` poll an empty ack list, which a
+//! token without acknowledgement refuses (code 14). Nothing is indexed by any of this.
+
+mod config;
+mod progress;
+pub mod receiver;
+mod request;
+mod response;
+#[cfg(test)]
+mod tests;
+mod tls;
+mod transport;
+
+pub use config::{HecConfig, HecTls};
+
+use crate::format::hec::Meta;
+use crate::{Event, Sink, SinkError};
+use async_trait::async_trait;
+use progress::{BatchKey, Progress};
+use request::Encoded;
+use response::{classify_event, classify_failure, EventOutcome, Failure, Reply};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use transport::Transport;
+
+/// The first wait before polling acks; it doubles up to `ack_poll_interval`.
+const FIRST_POLL: Duration = Duration::from_millis(20);
+
+/// How many times in a row Splunk may refuse the same event before the sink stops.
+const MAX_REFUSALS: u32 = 3;
+
+/// Delivers events to a Splunk HEC; see the [module documentation](self).
+pub struct HecSink {
+    name: String,
+    config: HecConfig,
+    /// This instance's data channel (a random GUID).
+    channel: String,
+    transport: Option<Arc<Transport>>,
+    encoded: Encoded,
+    progress: Option<Progress>,
+    /// Lowered after a 413: the most events a request has been accepted with.
+    max_events: usize,
+}
+
+impl HecSink {
+    /// A sink named `name` (for its log lines) with `config`. Nothing is contacted yet.
+    pub fn new(name: impl Into<String>, config: HecConfig) -> HecSink {
+        let max_events = config.batch_events;
+        HecSink {
+            name: name.into(),
+            config,
+            channel: uuid::Uuid::new_v4().to_string(),
+            transport: None,
+            encoded: Encoded::default(),
+            progress: None,
+            max_events,
+        }
+    }
+
+    /// This instance's data channel.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    fn transport(&mut self) -> Result<Arc<Transport>, SinkError> {
+        if let Some(t) = &self.transport {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(
+            Transport::new(&self.config, &self.channel)
+                .map_err(|e| SinkError::Fatal(format!("splunk_hec {}: {e}", self.config.url)))?,
+        );
+        self.transport = Some(t.clone());
+        Ok(t)
+    }
+
+    /// Health, token and (with `ack`) acknowledgement, without indexing anything.
+    async fn probe(&self, t: &Transport) -> Result<String, SinkError> {
+        let health = t.health().await.map_err(SinkError::Transient)?;
+        let mut said = match health.status {
+            200 => "HEC is healthy".to_owned(),
+            404 => "no health endpoint (404), going on".to_owned(),
+            status => {
+                let what = format!("GET {}", t.health_url());
+                return Err(failure(classify_failure(status, &Reply::parse(&health.body), &what)));
+            }
+        };
+        let token = t.post_events(Vec::new(), false).await.map_err(SinkError::Transient)?;
+        let reply = Reply::parse(&token.body);
+        match (token.status, reply.code) {
+            (200..=299, _) | (400, Some(5)) => said.push_str(", the token is accepted"),
+            (status, _) => {
+                let what = format!("POST {} (token check, no data)", t.event_url());
+                return Err(failure(classify_failure(status, &reply, &what)));
+            }
+        }
+        if self.config.ack {
+            let ack = t.poll_acks(&[]).await.map_err(SinkError::Transient)?;
+            if ack.status != 200 {
+                let what = format!("POST {} (acknowledgement check)", t.ack_url());
+                return Err(failure(classify_failure(ack.status, &Reply::parse(&ack.body), &what)));
+            }
+            said.push_str(", indexer acknowledgement is on");
+        }
+        Ok(said)
+    }
+
+    /// Sends every request of the batch not yet accepted.
+    async fn send_unsent(&mut self, t: &Transport, batch: &[Event]) -> Result<(), SinkError> {
+        let what = format!("POST {}", t.event_url());
+        let gzip = self.config.gzip;
+        while let Some(part) = self.progress.as_ref().and_then(Progress::next_unsent) {
+            let Some(progress) = self.progress.as_mut() else { break };
+            let range = progress.range(part);
+            let body = request::body(self.encoded.slice(range.clone()), gzip);
+            let answer = t.post_events(body, gzip).await.map_err(SinkError::Transient)?;
+            match classify_event(answer.status, &answer.body, &what) {
+                EventOutcome::Accepted(Some(id)) if self.config.ack => {
+                    progress.accepted(part, Some(id), Instant::now())
+                }
+                EventOutcome::Accepted(None) if self.config.ack => {
+                    return Err(SinkError::Fatal(format!(
+                        "{what}: Splunk accepted the events without an ackId: the token has indexer \
+                         acknowledgement off; enable it on the token or set `ack = false` (this batch is \
+                         sent again at the next start)"
+                    )))
+                }
+                EventOutcome::Accepted(_) => progress.accepted(part, None, Instant::now()),
+                EventOutcome::Invalid { index, message } => {
+                    let (encoded, max_events, max_bytes) = (&self.encoded, self.max_events, self.config.batch_bytes);
+                    let times = progress.invalid(part, index, |r| encoded.plan(r, max_events, max_bytes));
+                    let bad_index = (range.start + index).min(range.end - 1);
+                    let bad = &batch[bad_index];
+                    if times >= MAX_REFUSALS {
+                        return Err(SinkError::Fatal(format!(
+                            "{message}: Splunk refused the event of record {} (seq {}) {times} times in a row; \
+                             the sink stops so that nothing is skipped",
+                            bad.id, bad.seq
+                        )));
+                    }
+                    tracing::warn!(
+                        sink = %self.name,
+                        "{message}: the {} events before it were indexed; sending again from record {} (seq {})",
+                        bad_index - range.start,
+                        bad.id,
+                        bad.seq
+                    );
+                }
+                EventOutcome::TooLarge(message) => {
+                    if !progress.split(part) {
+                        let bad = &batch[range.start];
+                        return Err(SinkError::Fatal(format!(
+                            "{message}: the event of record {} (seq {}) alone is {} bytes, over the collector's \
+                             limit; raise max_content_length in limits.conf [http_input]",
+                            bad.id,
+                            bad.seq,
+                            self.encoded.slice(range).len()
+                        )));
+                    }
+                    self.max_events = self.max_events.min(range.len() / 2).max(1);
+                    tracing::warn!(
+                        sink = %self.name,
+                        "{message}: sending it in halves, and at most {} events a request from now on \
+                         (lower batch_bytes or batch_events to avoid this)",
+                        self.max_events
+                    );
+                }
+                EventOutcome::Retry(message) => return Err(SinkError::Transient(message)),
+                EventOutcome::Fatal(message) => return Err(SinkError::Fatal(message)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Polls the acks the batch waits for; gives up those older than `ack_timeout`.
+    async fn poll(&mut self, t: &Transport, batch: &[Event]) -> Result<(), SinkError> {
+        let Some(progress) = self.progress.as_mut() else { return Ok(()) };
+        let ids = progress.awaiting();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let answer = t.poll_acks(&ids).await.map_err(SinkError::Transient)?;
+        let what = format!("POST {}", t.ack_url());
+        if answer.status != 200 {
+            return Err(failure(classify_failure(answer.status, &Reply::parse(&answer.body), &what)));
+        }
+        let acks = parse_acks(&answer.body).ok_or_else(|| {
+            SinkError::Transient(format!(
+                "{what}: unexpected answer {:?}",
+                String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)])
+            ))
+        })?;
+        progress.acknowledged(|id| acks.get(&id).copied().unwrap_or(false));
+        let timeout = self.config.ack_timeout.0;
+        for (range, ack_id) in progress.expire(Instant::now(), timeout) {
+            tracing::warn!(
+                sink = %self.name,
+                "no acknowledgement for ackId {ack_id} within {}: sending its {} events (seq {}..={}) again on \
+                 channel {}",
+                humantime::format_duration(timeout),
+                range.len(),
+                batch[range.start].seq,
+                batch[range.end - 1].seq,
+                self.channel
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `{"acks":{"0":true,"1":false}}` → id → indexed.
+fn parse_acks(body: &[u8]) -> Option<HashMap<u64, bool>> {
+    #[derive(serde::Deserialize)]
+    struct Acks {
+        acks: HashMap<String, bool>,
+    }
+    let acks: Acks = serde_json::from_slice(body).ok()?;
+    Some(acks.acks.into_iter().filter_map(|(k, v)| k.parse().ok().map(|k| (k, v))).collect())
+}
+
+fn failure(f: Failure) -> SinkError {
+    match f {
+        Failure::Retry(m) => SinkError::Transient(m),
+        Failure::Fatal(m) => SinkError::Fatal(m),
+    }
+}
+
+#[async_trait]
+impl Sink for HecSink {
+    async fn open(&mut self, _committed: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError> {
+        if self.config.tls.insecure_skip_verify && self.config.url.starts_with("https:") {
+            tracing::warn!(
+                sink = %self.name,
+                "TLS certificate verification is OFF (insecure_skip_verify): anyone on the path can read the \
+                 token and the records; set tls.ca_file instead"
+            );
+        }
+        let t = self.transport()?;
+        let said = self.probe(&t).await?;
+        tracing::info!(sink = %self.name, channel = %self.channel, "{}: {said}", self.config.url);
+        Ok(None)
+    }
+
+    async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
+        let t = self.transport()?;
+        let key = BatchKey::of(batch);
+        if !self.progress.as_ref().is_some_and(|p| p.matches(&key)) {
+            let c = &self.config;
+            let meta = Meta {
+                host: c.host.as_deref(),
+                source: Some(c.source.as_str()).filter(|s| !s.is_empty()),
+                sourcetype: Some(c.sourcetype.as_str()).filter(|s| !s.is_empty()),
+                index: c.index.as_deref(),
+            };
+            self.encoded.encode(batch, &meta);
+            let parts = self.encoded.plan(0..batch.len(), self.max_events, c.batch_bytes);
+            self.progress = Some(Progress::new(key, parts));
+        }
+        let mut wait = FIRST_POLL;
+        loop {
+            self.send_unsent(&t, batch).await?;
+            if self.progress.as_ref().is_none_or(Progress::done) {
+                self.progress = None;
+                self.encoded.release();
+                return Ok(None);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(self.config.ack_poll_interval.0.max(FIRST_POLL));
+            self.poll(&t, batch).await?;
+        }
+    }
+
+    async fn check(&mut self) -> Result<String, SinkError> {
+        let t = self.transport()?;
+        let mut said = self.probe(&t).await?;
+        if self.config.tls.insecure_skip_verify && self.config.url.starts_with("https:") {
+            said.push_str(" (certificate NOT verified: insecure_skip_verify)");
+        }
+        Ok(said)
+    }
+}

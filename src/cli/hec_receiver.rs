@@ -1,0 +1,82 @@
+//! `auditbridge hec-receiver`: a Splunk HTTP Event Collector stand-in, so a person can try
+//! a `splunk_hec` sink (token, gzip, indexer acknowledgement) before pointing it at Splunk.
+
+use sinks::hec::receiver::{Receiver, ReceiverConfig};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Options of `auditbridge hec-receiver`.
+#[derive(Debug, clap::Args)]
+pub struct HecReceiverArgs {
+    /// Address to listen on (Splunk's HEC port is 8088).
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    pub listen: SocketAddr,
+    /// The token to accept (`Authorization: Splunk <token>`).
+    #[arg(long)]
+    pub token: String,
+    /// Indexer acknowledgement on, as for a token with "Enable indexer acknowledgement".
+    #[arg(long)]
+    pub ack: bool,
+    /// Serve HTTPS with a self-signed certificate made at start (printed, in PEM).
+    #[arg(long)]
+    pub tls: bool,
+    /// Append every indexed event envelope, one a line, to this file.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+pub async fn hec_receiver(args: HecReceiverArgs) -> anyhow::Result<ExitCode> {
+    let config = ReceiverConfig {
+        ack: args.ack,
+        tls: args.tls,
+        keep_events: false,
+        output: args.output.clone(),
+        ..ReceiverConfig::new(args.token)
+    };
+    let receiver = Receiver::new(config)
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.output.as_deref().unwrap_or("".as_ref()).display()))?;
+    let running = receiver.serve(args.listen).await?;
+    // Written with errors ignored: whoever started us may close our stdout.
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
+        "Splunk HEC receiver at {}/services/collector/event (indexer acknowledgement {})",
+        running.base_url,
+        if args.ack { "on" } else { "off" }
+    );
+    if let Some(pem) = &running.cert_pem {
+        let _ = writeln!(out, "self-signed certificate (use it as the sink's tls.ca_file):\n{pem}");
+    }
+    match &args.output {
+        Some(path) => _ = writeln!(out, "writing indexed events to {}", path.display()),
+        None => _ = writeln!(out, "counting indexed events (--output FILE keeps them)"),
+    }
+    let _ = writeln!(out, "stop with Ctrl-C");
+    let _ = out.flush();
+    let mut shown = 0;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            r = &mut ctrl_c => { r?; break; }
+            () = tokio::time::sleep(Duration::from_secs(5)) => {
+                let n = receiver.indexed_count();
+                if n != shown {
+                    shown = n;
+                    let _ = writeln!(out, "{n} events indexed");
+                }
+            }
+        }
+    }
+    running.shutdown().await;
+    let stats = receiver.stats();
+    let _ = writeln!(
+        out,
+        "{} events indexed from {} accepted requests ({} event requests in all)",
+        stats.indexed, stats.accepted_requests, stats.event_requests
+    );
+    Ok(ExitCode::SUCCESS)
+}
