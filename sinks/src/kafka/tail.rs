@@ -1,0 +1,167 @@
+//! After a restart: which records of the batch in doubt are already in the topics.
+//!
+//! Only one batch is ever in doubt: the sink acknowledges a batch only once every message
+//! of it has its delivery report, and the next batch starts after that. So every message
+//! this writer left in a partition with a seq at or above the first seq of the first batch
+//! after the restart (the *floor*) is from the batch in doubt, and every one below it was
+//! acknowledged — and sits before them in the partition, because it was acknowledged
+//! before they were sent.
+//!
+//! The scan reads every partition of the given topics backwards from its end, in growing
+//! windows (the last message, then 8, 64, … messages; all partitions at once), collecting
+//! this writer's seqs at or above the floor, until a partition's window holds one of this
+//! writer's messages below the floor, or reaches the partition's start, or [`MAX_SCAN`]
+//! messages. Messages of other writers are passed over. The result is exact whatever order
+//! or gaps the batch in doubt left; when the scan limit is hit, what it did not see is sent
+//! again (a duplicate, never a loss).
+
+use super::config::KafkaSinkConfig;
+use super::context::LogContext;
+use super::message::stamp;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// How many messages of one partition the scan reads at most.
+pub const MAX_SCAN: i64 = 100_000;
+
+/// What to look for.
+pub struct Scan<'a> {
+    pub topics: &'a [String],
+    /// The first seq of the first batch after the restart.
+    pub floor: u64,
+    /// This sink's writer id, 32 hex digits.
+    pub writer: &'a str,
+    pub deadline: Instant,
+}
+
+/// One partition being read back.
+struct Part {
+    low: i64,
+    high: i64,
+    window: i64,
+    done: bool,
+}
+
+/// The seqs at or above the floor that this writer already put into `scan.topics`.
+/// Blocking: run it off the async runtime.
+pub fn present(config: &KafkaSinkConfig, scan: &Scan<'_>) -> Result<HashSet<u64>, String> {
+    let mut c = config.connection();
+    c.set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "10")
+        // Required by librdkafka for any consumer, though nothing is committed or joined.
+        .set("group.id", "auditbridge-tail-reader");
+    let consumer: BaseConsumer<LogContext> =
+        c.create_with_context(LogContext).map_err(|e| format!("reading topics back: creating a consumer: {e}"))?;
+    let mut parts = HashMap::new();
+    for topic in scan.topics {
+        let err = |what: &str, e: KafkaError| format!("reading the end of topic {topic:?} ({what}): {e}");
+        let metadata = consumer
+            .fetch_metadata(Some(topic), remaining(scan.deadline))
+            .map_err(|e| err("asking for its partitions", e))?;
+        let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else { continue };
+        match meta.error().map(RDKafkaErrorCode::from) {
+            None => {}
+            // Nothing was ever written there.
+            Some(RDKafkaErrorCode::UnknownTopicOrPartition) => continue,
+            Some(code) => return Err(err("asking for its partitions", KafkaError::MetadataFetch(code))),
+        }
+        for p in meta.partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), remaining(scan.deadline))
+                .map_err(|e| err(&format!("partition {} offsets", p.id()), e))?;
+            parts.insert((topic.clone(), p.id()), Part { low, high, window: 1, done: high <= low });
+        }
+    }
+    let mut found = HashSet::new();
+    while parts.values().any(|p| !p.done) {
+        read_windows(&consumer, scan, &mut parts, &mut found)?;
+    }
+    Ok(found)
+}
+
+/// Reads the current window of every partition not done, then widens or finishes each.
+fn read_windows(
+    consumer: &BaseConsumer<LogContext>,
+    scan: &Scan<'_>,
+    parts: &mut HashMap<(String, i32), Part>,
+    found: &mut HashSet<u64>,
+) -> Result<(), String> {
+    let err = |e: KafkaError| format!("reading topics back: {e}");
+    let mut tpl = TopicPartitionList::new();
+    // Per partition being read: (reached its end, saw one of ours below the floor).
+    let mut reading: HashMap<(String, i32), (bool, bool)> = HashMap::new();
+    for ((topic, partition), p) in parts.iter().filter(|(_, p)| !p.done) {
+        let start = (p.high - p.window).max(p.low);
+        tpl.add_partition_offset(topic, *partition, Offset::Offset(start)).map_err(err)?;
+        reading.insert((topic.clone(), *partition), (false, false));
+    }
+    consumer.assign(&tpl).map_err(err)?;
+    while reading.values().any(|(end, _)| !end) {
+        if Instant::now() >= scan.deadline {
+            return Err(err(KafkaError::MessageConsumption(RDKafkaErrorCode::OperationTimedOut)));
+        }
+        match consumer.poll(Duration::from_millis(20)) {
+            Some(Ok(m)) => {
+                let key = (m.topic().to_owned(), m.partition());
+                let (Some(part), Some(state)) = (parts.get(&key), reading.get_mut(&key)) else { continue };
+                let s = stamp(m.headers());
+                if s.writer.as_deref() == Some(scan.writer) {
+                    match s.seq {
+                        Some(seq) if seq >= scan.floor => {
+                            found.insert(seq);
+                        }
+                        Some(_) => state.1 = true,
+                        None => {}
+                    }
+                }
+                if m.offset() >= part.high - 1 {
+                    state.0 = true;
+                }
+            }
+            Some(Err(e)) => return Err(err(e)),
+            // Nothing more came: a partition whose position passed its end is read (its
+            // last offsets may hold no message, e.g. transaction markers).
+            None => {
+                let positions = consumer.position().map_err(err)?;
+                for e in positions.elements() {
+                    let key = (e.topic().to_owned(), e.partition());
+                    if let (Some(part), Some(state), Offset::Offset(pos)) =
+                        (parts.get(&key), reading.get_mut(&key), e.offset())
+                    {
+                        if pos >= part.high {
+                            state.0 = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (key, (_, below_floor)) in reading {
+        let Some(p) = parts.get_mut(&key) else { continue };
+        let start = (p.high - p.window).max(p.low);
+        if below_floor || start == p.low {
+            p.done = true;
+        } else if p.window >= MAX_SCAN {
+            tracing::warn!(
+                topic = key.0,
+                partition = key.1,
+                "read the last {MAX_SCAN} messages without reaching this sink's acknowledged ones; \
+                 records in doubt further back will be sent again"
+            );
+            p.done = true;
+        } else {
+            p.window = (p.window * 8).min(MAX_SCAN);
+        }
+    }
+    Ok(())
+}
+
+fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))
+}
