@@ -27,6 +27,12 @@ pub struct NewRecord<'a> {
     /// Stable record identity (e.g. a hash of the Netwrix record); the
     /// deduplication key.
     pub id: [u8; 16],
+    /// A key derived from the record itself that grows roughly with fetch order
+    /// (auditbridge: the timestamp that opens the RID; 0 when there is none).
+    /// Duplicates are found by (`order`, `id`), so it must be a function of the
+    /// record: the same record must always get the same `order`. Roughly
+    /// increasing keys keep the dedup index's writes on a few pages.
+    pub order: i64,
     /// The record as it will be delivered.
     pub payload: &'a [u8],
 }
@@ -87,12 +93,13 @@ impl Store {
             // only when the id is absent allocates no seq for duplicates; OR
             // IGNORE stays as the backstop the UNIQUE index enforces.
             let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO spool (id, job, fetched_at_ms, payload)
-                 SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM spool WHERE id = ?1)",
+                "INSERT OR IGNORE INTO spool (ord, id, job, fetched_at_ms, payload)
+                 SELECT ?5, ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM spool WHERE ord = ?5 AND id = ?1)",
             )?;
             for record in records {
                 // changes(): 1 if inserted, 0 if the id was already spooled.
-                inserted += insert.execute(params![&record.id[..], job, fetched_at_ms, record.payload])? as u64;
+                inserted +=
+                    insert.execute(params![&record.id[..], job, fetched_at_ms, record.payload, record.order])? as u64;
             }
         }
         let duplicates = records.len() as u64 - inserted;
@@ -196,6 +203,16 @@ impl Store {
     pub fn spool_rows(&self) -> Result<u64, StateError> {
         let n: i64 = self.conn.prepare_cached("SELECT count(*) FROM spool")?.query_row([], |r| r.get(0))?;
         from_db("spool rows", n)
+    }
+
+    /// Bytes of the database file in use: pages holding data, not the free pages that
+    /// pruning leaves for reuse (the file itself does not shrink). Cheap: no table scan.
+    pub fn used_bytes(&self) -> Result<u64, StateError> {
+        let pragma = |name: &str| -> Result<i64, StateError> {
+            Ok(self.conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?)
+        };
+        let used = (pragma("page_count")? - pragma("freelist_count")?).max(0) * pragma("page_size")?;
+        from_db("used bytes", used)
     }
 }
 
