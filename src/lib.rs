@@ -8,5 +8,7 @@
 pub mod backoff;
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod pipeline;
+pub mod schedule;
 pub mod shutdown;

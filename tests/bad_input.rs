@@ -121,3 +121,25 @@ async fn a_retried_503_is_logged_with_job_and_status() {
     assert!(error.contains("503"), "{error}");
     assert_eq!(job.mark, None);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_run_on_the_same_state_file_is_refused() {
+    let (_emu, running) = emulator(10).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        config::parse(&config_text(dir.path(), &running.base_url, "", &file_sink(dir.path())), "t.toml").unwrap();
+    let store = StoreHandle::new(pipeline::open_store(&config).unwrap());
+    let (trigger, shutdown) = shutdown::channel();
+    let first = {
+        let config =
+            config::parse(&config_text(dir.path(), &running.base_url, "", &file_sink(dir.path())), "t.toml").unwrap();
+        let (store, shutdown) = (store.clone(), shutdown.clone());
+        tokio::spawn(async move { pipeline::run_with(&config, RunOptions::default(), shutdown, store, None).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let second = pipeline::run_with(&config, RunOptions::default(), shutdown, store, None).await;
+    let error = format!("{:#}", second.unwrap_err());
+    assert!(error.contains("another auditbridge is already running"), "{error}");
+    trigger.trigger();
+    first.await.unwrap().unwrap();
+}

@@ -8,13 +8,23 @@ fn validate(path: &std::path::Path) -> std::process::Output {
         .args(["validate", "--config"])
         .arg(path)
         .env("NETWRIX_PASSWORD", "not-printed-anywhere")
+        .env("SPLUNK_HEC_TOKEN", "not-printed-anywhere")
+        .env("KAFKA_PASSWORD", "not-printed-anywhere")
         .output()
         .unwrap()
 }
 
 #[test]
 fn shipped_configs_validate_and_secrets_stay_hidden() {
-    for file in ["config/auditbridge.example.toml", "config/demo.toml"] {
+    for file in [
+        "config/auditbridge.example.toml",
+        "config/demo.toml",
+        "config/arcsight.toml",
+        "config/qradar.toml",
+        "config/cef-siem.toml",
+        "config/splunk.toml",
+        "config/kafka.toml",
+    ] {
         let out = validate(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file).as_path());
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));

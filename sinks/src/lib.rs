@@ -8,8 +8,15 @@
 mod duration;
 pub mod file;
 pub mod format;
+pub mod hec;
+pub mod kafka;
 mod secret;
 pub mod stdout;
+// Syslog with CEF and LEEF (issue 5).
+pub mod arcsight;
+pub mod qradar;
+pub mod syslog;
+pub mod transport;
 
 pub use duration::Duration;
 pub use secret::Secret;

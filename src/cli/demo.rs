@@ -1,12 +1,14 @@
 //! `auditbridge demo`: the whole path with no setup. An in-process emulator serves
 //! generated records over HTTPS; a job exports them into the file sink under the
-//! output folder while a progress bar runs; a summary closes.
+//! output folder, and into an in-process Splunk HEC receiver with indexer
+//! acknowledgement, while a progress bar runs; a summary closes.
 
 use crate::config;
 use crate::pipeline::{self, RunOptions, StoreHandle};
 use crate::shutdown;
 use indicatif::{ProgressBar, ProgressStyle};
 use netwrix::emulator::{Emulator, EmulatorConfig};
+use sinks::hec::receiver::{Receiver, ReceiverConfig};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering::Relaxed;
@@ -14,6 +16,8 @@ use std::time::{Duration, Instant};
 
 const USER: &str = "CORP\\demo";
 const PASSWORD: &str = "demo-password";
+/// The token the demo's in-process Splunk HEC receiver accepts.
+const HEC_TOKEN: &str = "5a3b6c1e-0d2f-4e8a-9b7c-1f2e3d4c5b6a";
 
 pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
     if out.exists() {
@@ -36,7 +40,16 @@ pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
         &fingerprint[..fingerprint.len().min(16)]
     );
 
-    let toml = demo_config(out, &running.base_url, &fingerprint);
+    let hec = Receiver::new(ReceiverConfig {
+        ack: true,
+        keep_events: false,
+        output: Some(out.join("splunk-hec.jsonl")),
+        ..ReceiverConfig::new(HEC_TOKEN)
+    })?;
+    let hec_running = hec.serve("127.0.0.1:0".parse()?).await?;
+    println!("splunk hec receiver: {} (indexer acknowledgement on)", hec_running.base_url);
+    let mut toml = demo_config(out, &running.base_url, &fingerprint);
+    toml.push_str(&splunk_sink(&hec_running.base_url));
     std::fs::write(out.join("demo.toml"), &toml)?;
     let config = config::parse(&toml, "demo.toml")?;
     let store = StoreHandle::new(pipeline::open_store(&config)?);
@@ -68,6 +81,7 @@ pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     running.shutdown().await;
+    hec_running.shutdown().await;
 
     let store = pipeline::open_store(&config)?;
     let jobs = store.jobs()?;
@@ -79,9 +93,14 @@ pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
     for s in &sinks {
         println!("delivered: {} to sink {:?}", s.delivered_total, s.name);
     }
+    println!("splunk:    {} events indexed by the HEC receiver", hec.indexed_count());
     println!("seconds:   {seconds:.1}");
     println!("rate:      {:.0} records/s", fetched as f64 / seconds.max(1e-9));
     println!("output:    {}", out.join("records.jsonl").display());
+    for (file, what) in [("records.cef", "CEF, as ArcSight reads it"), ("records.leef", "LEEF 2.0, as QRadar reads it")]
+    {
+        println!("           {} ({what})", out.join(file).display());
+    }
     if !report.failures.is_empty() {
         for f in &report.failures {
             eprintln!("failed: {f}");
@@ -112,6 +131,32 @@ fingerprint = "{fingerprint}"
 name = "file"
 type = "file"
 path = "{out}/records.jsonl"
+
+[[sink]]
+name = "cef-file"
+type = "file"
+path = "{out}/records.cef"
+format = "cef"
+
+[[sink]]
+name = "leef-file"
+type = "file"
+path = "{out}/records.leef"
+format = "leef"
+"#
+    )
+}
+
+/// The demo's `splunk_hec` sink, with indexer acknowledgement, into the in-process receiver.
+fn splunk_sink(url: &str) -> String {
+    format!(
+        r#"
+[[sink]]
+name = "splunk"
+type = "splunk_hec"
+url = "{url}"
+token = "{HEC_TOKEN}"
+ack = true
 "#
     )
 }

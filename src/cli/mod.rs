@@ -1,7 +1,9 @@
 //! The commands of `auditbridge`, one file each.
 
+mod bench;
 mod demo;
 mod emulate;
+mod hec_receiver;
 mod run;
 mod status;
 mod validate;
@@ -65,6 +67,10 @@ pub enum Command {
     },
     /// Serve an emulator of the Netwrix Auditor Integration API.
     Emulate(emulate::EmulateArgs),
+    /// Serve a Splunk HTTP Event Collector stand-in, to try a splunk_hec sink without Splunk.
+    HecReceiver(hec_receiver::HecReceiverArgs),
+    /// Measure export speed and cost against the emulator and real peers (docs/performance.md).
+    Bench(bench::BenchArgs),
 }
 
 /// Sets up tracing on standard error; `RUST_LOG` overrides the default level
@@ -88,5 +94,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { config, json } => status::status(&config, json),
         Command::Demo { records, out } => demo::demo(records, &out).await,
         Command::Emulate(args) => emulate::emulate(args).await,
+        Command::HecReceiver(args) => hec_receiver::hec_receiver(args).await,
+        Command::Bench(args) => bench::bench(args).await,
     }
 }

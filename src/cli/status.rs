@@ -14,6 +14,20 @@ pub fn status(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     let sinks = store.sinks()?;
     let spooled = store.spool_rows()?;
     let max_seq = store.max_seq()?;
+    let now = chrono::Utc::now().timestamp_millis();
+    // How long ago each sink's oldest unacknowledged record was fetched.
+    let mut lag = std::collections::HashMap::new();
+    for s in &sinks {
+        if let Some(row) = store.read_batch(s.cursor, 1, 0)?.into_iter().next() {
+            lag.insert(s.name.clone(), (now - row.fetched_at_ms).max(0) as u64 / 1000);
+        }
+    }
+    let max_lag = config.spool.max_lag.0.as_secs();
+    let lag_text = |name: &str| match lag.get(name) {
+        None => "-".to_owned(),
+        Some(l) if *l > max_lag => format!("{l}s LAGGING"),
+        Some(l) => format!("{l}s"),
+    };
     let configured_job = |name: &str| config.jobs.iter().any(|j| j.name.get_ref() == name);
     let configured_sink = |name: &str| config.sinks.iter().find(|s| s.name == name);
 
@@ -30,6 +44,8 @@ pub fn status(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
             "sinks": sinks.iter().map(|s| json!({
                 "name": s.name, "type": configured_sink(&s.name).map(|c| c.kind.type_name()),
                 "cursor": s.cursor, "backlog": s.backlog, "delivered": s.delivered_total,
+                "lag_seconds": lag.get(&s.name).copied().unwrap_or(0),
+                "lagging": lag.get(&s.name).is_some_and(|l| *l > max_lag),
                 "last_ack_ms": s.last_ack_ms, "last_error": s.last_error,
             })).collect::<Vec<_>>(),
         });
@@ -61,28 +77,30 @@ pub fn status(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     }
     println!();
     println!(
-        "{:<20} {:<8} {:>10} {:>10} {:>10} {:<20}  LAST ERROR",
-        "SINK", "TYPE", "CURSOR", "BACKLOG", "DELIVERED", "LAST ACK"
+        "{:<20} {:<10} {:>10} {:>10} {:>10} {:>14} {:<20}  LAST ERROR",
+        "SINK", "TYPE", "CURSOR", "BACKLOG", "DELIVERED", "LAG", "LAST ACK"
     );
     for sink in &config.sinks {
         match sinks.iter().find(|s| s.name == sink.name) {
             Some(s) => println!(
-                "{:<20} {:<8} {:>10} {:>10} {:>10} {:<20}  {}",
+                "{:<20} {:<10} {:>10} {:>10} {:>10} {:>14} {:<20}  {}",
                 s.name,
                 sink.kind.type_name(),
                 s.cursor,
                 s.backlog,
                 s.delivered_total,
+                lag_text(&s.name),
                 s.last_ack_ms.map_or("never".into(), time),
                 s.last_error.as_deref().unwrap_or("-")
             ),
             None => println!(
-                "{:<20} {:<8} {:>10} {:>10} {:>10} {:<20}  -",
+                "{:<20} {:<10} {:>10} {:>10} {:>10} {:>14} {:<20}  -",
                 sink.name,
                 sink.kind.type_name(),
                 "-",
                 "-",
                 0,
+                "-",
                 "never"
             ),
         }

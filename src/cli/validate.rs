@@ -20,18 +20,35 @@ pub async fn validate(path: &Path, check: bool) -> anyhow::Result<ExitCode> {
         let user = job.user.as_deref().unwrap_or("(none)");
         let password = if job.password.is_some() { "***" } else { "(none)" };
         println!(
-            "job {}: {} as {user} (password {password}), {:?}, poll every {:?}",
+            "job {}: {} as {user} (password {password}, auth {:?}), {:?} {:?}, poll every {:?}",
             job.name.get_ref(),
             job.url.get_ref(),
+            job.auth,
+            job.mode,
             job.format,
-            job.poll_interval
+            job.interval()
         );
     }
     for sink in &config.sinks {
         let jobs = sink.jobs.as_ref().map_or_else(|| "every job".to_owned(), |j| j.join(", "));
         let detail = match &sink.kind {
-            SinkKind::File { path, .. } => format!(" -> {}", path.display()),
-            SinkKind::Stdout {} => String::new(),
+            SinkKind::File { path, format, .. } => format!(" -> {} ({})", path.display(), format.name()),
+            SinkKind::Stdout { format, .. } => format!(" ({})", format.name()),
+            SinkKind::Kafka(k) => {
+                format!(" -> {} topic {} ({})", k.brokers.join(","), k.topic, k.encoder.format().name())
+            }
+            SinkKind::SplunkHec(h) => format!(
+                " -> {} (index {}, sourcetype {}, ack {})",
+                h.url,
+                h.index.as_deref().unwrap_or("the token's default"),
+                h.sourcetype,
+                if h.ack { "on" } else { "off" }
+            ),
+            SinkKind::Syslog(s) => {
+                format!(" -> {} over {} ({}, {:?} header)", s.address, s.protocol, s.format.name(), s.header)
+            }
+            SinkKind::Arcsight(a) => format!(" -> {} ({:?}, CEF)", a.address, a.mode),
+            SinkKind::Qradar(q) => format!(" -> {} over {} (LEEF, log source {:?})", q.address, q.protocol, q.hostname),
         };
         println!("sink {} ({}){detail}: takes {jobs}", sink.name, sink.kind.type_name());
     }
@@ -47,7 +64,12 @@ async fn check_peers(config: &config::Config) -> bool {
     let mut all_good = true;
     for job in &config.jobs {
         let result = match crate::pipeline::client_for_with_count(job, Some(1)) {
-            Ok(client) => client.first_page().await.map(|_| ()).map_err(|e| e.to_string()),
+            // A search job asks its own search, so --check also shows whether the server takes the filters.
+            Ok(client) => match job.search_request() {
+                Ok(Some(search)) => client.search(&search).await.map(|_| ()).map_err(|e| e.to_string()),
+                Ok(None) => client.first_page().await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(format!("{e:#}")),
         };
         match result {

@@ -1,6 +1,6 @@
 //! Reading and checking a config file, with errors that point at the line and column.
 
-use super::{Config, SinkKind};
+use super::{search_filters, Config, JobConfig, JobMode, SinkKind};
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
@@ -98,6 +98,16 @@ fn check(config: &Config, text: &str, at: &At<'_>) -> Result<(), ConfigError> {
                 return Err(at(Some(count.span()), key("count"), "count must be at least 1".into()));
             }
         }
+        if let Some(expr) = &job.schedule {
+            if job.interval.is_some() {
+                return Err(at(
+                    Some(expr.span()),
+                    key("schedule"),
+                    "give either schedule or interval, not both".into(),
+                ));
+            }
+            crate::schedule::check(expr.get_ref()).map_err(|m| at(Some(expr.span()), key("schedule"), m))?;
+        }
         if let (Some(pw), None) = (&job.password, &job.user) {
             return Err(at(Some(pw.span()), key("password"), "a password is set but no user".into()));
         }
@@ -117,6 +127,16 @@ fn check(config: &Config, text: &str, at: &At<'_>) -> Result<(), ConfigError> {
                     "a SHA-256 fingerprint is 64 hex digits (colons allowed)".into(),
                 ));
             }
+        }
+        check_search(job, &key, at)?;
+    }
+    if let Some(metrics) = &config.metrics {
+        if metrics.listen.get_ref().parse::<std::net::SocketAddr>().is_err() {
+            return Err(at(
+                Some(metrics.listen.span()),
+                Some("metrics.listen".into()),
+                format!("{:?} is not an address and port like \"127.0.0.1:9898\"", metrics.listen.get_ref()),
+            ));
         }
     }
     let mut sink_names = HashSet::new();
@@ -146,8 +166,42 @@ fn check(config: &Config, text: &str, at: &At<'_>) -> Result<(), ConfigError> {
                 return Err(at(span("path"), key("path"), "the file sink needs a path".into()));
             }
         }
+        if let SinkKind::File { format, cef, leef, .. } | SinkKind::Stdout { format, cef, leef } = &sink.kind {
+            if let Some(message) = format.misfit(cef.is_some(), leef.is_some()) {
+                return Err(at(span("format"), key("format"), message));
+            }
+        }
     }
     Ok(())
+}
+
+/// A job's `mode` and `filters`: search needs filters, enum takes none, and every filter
+/// must be one the API accepts (the error names the job, the filter and its place).
+fn check_search(job: &JobConfig, key: &dyn Fn(&str) -> Option<String>, at: &At<'_>) -> Result<(), ConfigError> {
+    let name = job.name.get_ref();
+    match (job.mode, job.filters.keys().next()) {
+        (JobMode::Search, None) => Err(at(
+            Some(job.name.span()),
+            key("filters"),
+            format!(
+                "job {name:?} has mode = \"search\" but no filters: add at least one, \
+                 e.g. filters.DataSource = [\"Active Directory\"]"
+            ),
+        )),
+        (JobMode::Enum, Some(first)) => Err(at(
+            Some(first.span()),
+            key("filters"),
+            format!("job {name:?}: filters are used only with mode = \"search\"; add mode = \"search\" to this job"),
+        )),
+        (JobMode::Enum, None) => Ok(()),
+        (JobMode::Search, Some(_)) => search_filters(&job.filters).map(|_| ()).map_err(|e| {
+            at(
+                Some(e.span),
+                key(&format!("filters.{}", e.filter)),
+                format!("job {name:?}: search filter {}: {}", e.filter, e.message),
+            )
+        }),
+    }
 }
 
 fn check_url(url: &str) -> Result<(), String> {
@@ -272,6 +326,69 @@ path = "out/records.jsonl"
         assert_eq!((e.line, e.column), (7, 7), "{e}");
         assert_eq!(e.key.as_deref(), Some("job[0].url"));
         assert!(e.message.contains("invalid port"), "{e}");
+    }
+
+    #[test]
+    fn schedule_and_metrics_are_checked() {
+        let e = err(&GOOD.replace("password = \"pw\"", "password = \"pw\"\nschedule = \"every day\""));
+        assert_eq!((e.line, e.key.as_deref()), (10, Some("job[0].schedule")), "{e}");
+        let e =
+            err(&GOOD.replace("password = \"pw\"", "password = \"pw\"\nschedule = \"*/5 * * * *\"\ninterval = \"1m\""));
+        assert!(e.message.contains("not both"), "{e}");
+        let ok = GOOD.replace("password = \"pw\"", "password = \"pw\"\nschedule = \"*/5 * * * *\"");
+        assert!(parse(&ok, "t.toml").is_ok());
+        let e = err(&format!("[metrics]\nlisten = \"localhost\"\n{GOOD}"));
+        assert_eq!((e.line, e.column), (2, 10), "{e}");
+    }
+
+    #[test]
+    fn route_filters_match_ignoring_case() {
+        let text =
+            format!("{GOOD}filter = {{ DataSource = [\"Active Directory\"], Action = [\"added\", \"Removed\"] }}\n");
+        let c = parse(&text, "t.toml").unwrap();
+        let f = c.sinks[0].filter.as_ref().unwrap();
+        let mut r = netwrix::ActivityRecord {
+            action: "Added".into(),
+            data_source: Some("active directory".into()),
+            ..Default::default()
+        };
+        assert!(f.matches(&r));
+        r.action = "Modified".into();
+        assert!(!f.matches(&r));
+        r.action = "Removed".into();
+        r.data_source = None;
+        assert!(!f.matches(&r));
+        let e = err(&format!("{GOOD}filter = {{ Who = [\"x\"] }}\n"));
+        assert!(e.message.contains("unknown field `Who`"), "{e}");
+    }
+
+    #[test]
+    fn search_filters_the_api_would_refuse_are_located() {
+        let with = |lines: &str| GOOD.replace("password = \"pw\"\n", &format!("password = \"pw\"\n{lines}"));
+        let ok = with("mode = \"search\"\nfilters.DataSource = [\"Active Directory\", { StartsWith = \"Exchange\" }]\nfilters.When = \"LastSevenDays\"\n");
+        let c = parse(&ok, "t.toml").unwrap();
+        assert_eq!(c.jobs[0].search_request().unwrap().unwrap().filters.len(), 3);
+        let e =
+            err(&with("mode = \"search\"\nfilters.Action = \"Added\"\nfilters.Where = { InGroup = 'CORP\\Admins' }\n"));
+        assert_eq!((e.line, e.column), (12, 17), "{e}");
+        assert_eq!(e.key.as_deref(), Some("job[0].filters.Where"), "{e}");
+        assert!(
+            e.to_string().contains(
+                "job \"corp\": search filter Where: the API would refuse this filter: operator InGroup is not allowed"
+            ),
+            "{e}"
+        );
+        let e = err(&with("mode = \"search\"\nfilters.RID = \"{}\"\n".replace("{}", &"A".repeat(50)).as_str()));
+        assert!(e.message.contains("longer than 49"), "{e}");
+        assert_eq!(e.line, 11, "{e}");
+        let e = err(&with("mode = \"search\"\nfilters.Whom = \"x\"\n"));
+        assert_eq!((e.line, e.column), (11, 9), "{e}");
+        assert!(e.message.contains("unknown search filter"), "{e}");
+        let e = err(&with("mode = \"search\"\n"));
+        assert!(e.message.contains("no filters"), "{e}");
+        let e = err(&with("filters.Who = \"x\"\n"));
+        assert!(e.message.contains("only with mode = \"search\""), "{e}");
+        assert_eq!(e.line, 10, "{e}");
     }
 
     #[test]

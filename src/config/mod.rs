@@ -5,8 +5,10 @@
 //! everything it can without touching the network, and every error names the key,
 //! the line and the column.
 
+mod filters;
 mod load;
 
+pub use filters::{search_filters, FilterError, FilterTable, JobMode};
 pub use load::{load, parse, ConfigError};
 pub use sinks::{Duration, Secret};
 
@@ -24,6 +26,8 @@ pub struct Config {
     pub spool: SpoolConfig,
     #[serde(default)]
     pub retry: RetryConfig,
+    /// `[metrics]`: where Prometheus metrics and health checks are served; absent = nowhere.
+    pub metrics: Option<MetricsConfig>,
     #[serde(rename = "job", default)]
     pub jobs: Vec<JobConfig>,
     #[serde(rename = "sink", default)]
@@ -70,11 +74,35 @@ pub struct SpoolConfig {
     /// How often acknowledged rows are pruned.
     #[serde(default = "default_prune_interval")]
     pub prune_interval: Duration,
+    /// Fetching also pauses while the state file is larger than this many bytes
+    /// (and a sink still has records to take); absent = no limit.
+    pub max_bytes: Option<u64>,
+    /// A sink whose oldest unacknowledged record was fetched longer ago than this is
+    /// reported as lagging in `status`, `/metrics` and the log (its records are kept).
+    #[serde(default = "default_max_lag")]
+    pub max_lag: Duration,
+}
+
+fn default_max_lag() -> Duration {
+    Duration::from_secs(3600)
+}
+
+/// `[metrics]`: Prometheus `/metrics`, `/healthz` and `/readyz`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address to serve on, e.g. `127.0.0.1:9898`.
+    pub listen: Spanned<String>,
 }
 
 impl Default for SpoolConfig {
     fn default() -> Self {
-        SpoolConfig { max_records: default_max_records(), prune_interval: default_prune_interval() }
+        SpoolConfig {
+            max_records: default_max_records(),
+            prune_interval: default_prune_interval(),
+            max_bytes: None,
+            max_lag: default_max_lag(),
+        }
     }
 }
 
@@ -93,11 +121,23 @@ pub struct RetryConfig {
     pub initial_delay: Duration,
     #[serde(default = "default_max_delay")]
     pub max_delay: Duration,
+    /// With `run --once`, a job or sink that has kept failing for this long is given up
+    /// and the run exits non-zero naming it. (A long-running `run` never gives up.)
+    #[serde(default = "default_give_up_after")]
+    pub give_up_after: Duration,
+}
+
+fn default_give_up_after() -> Duration {
+    Duration::from_secs(300)
 }
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        RetryConfig { initial_delay: default_initial_delay(), max_delay: default_max_delay() }
+        RetryConfig {
+            initial_delay: default_initial_delay(),
+            max_delay: default_max_delay(),
+            give_up_after: default_give_up_after(),
+        }
     }
 }
 
@@ -123,18 +163,31 @@ pub struct JobConfig {
     pub format: netwrix::Format,
     /// Records per page; absent = the server's default (1,000).
     pub count: Option<Spanned<u64>>,
-    /// How long to wait after reaching the end of data before polling again.
-    #[serde(default = "default_poll_interval")]
-    pub poll_interval: Duration,
+    /// How long to wait after reaching the end of data before asking again (default
+    /// 5m). Not together with `schedule`.
+    #[serde(alias = "poll_interval")]
+    pub interval: Option<Duration>,
+    /// When to ask again after reaching the end of data, as a cron expression: five
+    /// fields, or six with seconds first (`0 */15 * * * *`). Not together with `interval`.
+    pub schedule: Option<Spanned<String>>,
     /// Whole-request timeout.
     #[serde(default = "default_timeout")]
     pub timeout: Duration,
     #[serde(default)]
     pub tls: TlsConfig,
+    /// `enum` (every record, the default) or `search` (only records matching `filters`).
+    #[serde(default)]
+    pub mode: JobMode,
+    /// The search filters of `mode = "search"`: `filters.DataSource = ["Active Directory"]`.
+    #[serde(default)]
+    pub filters: FilterTable,
 }
 
-fn default_poll_interval() -> Duration {
-    Duration::from_secs(300)
+impl JobConfig {
+    /// The wait between runs when no `schedule` is set.
+    pub fn interval(&self) -> std::time::Duration {
+        self.interval.map_or(std::time::Duration::from_secs(300), |d| d.0)
+    }
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(120)
@@ -146,6 +199,11 @@ fn default_timeout() -> Duration {
 pub enum AuthKind {
     #[default]
     Basic,
+    Digest,
+    Ntlm,
+    Negotiate,
+    /// Taken from the server's `WWW-Authenticate` challenges, strongest first.
+    Auto,
 }
 
 /// `[job.tls]`: how the job trusts the server's certificate.
@@ -155,6 +213,7 @@ pub struct TlsConfig {
     /// A PEM file of CA certificates to trust instead of the system roots.
     pub ca_file: Option<PathBuf>,
     /// The SHA-256 fingerprint of the server's own certificate (hex, colons allowed).
+    #[serde(alias = "fingerprint_sha256")]
     pub fingerprint: Option<Spanned<String>>,
     /// Accept any certificate. Logs a warning at every start.
     #[serde(default)]
@@ -173,12 +232,44 @@ pub struct SinkConfig {
     /// Where a sink new to the state file starts: `oldest` still spooled, or `now`.
     #[serde(default)]
     pub start: StartAt,
+    /// Only records matching this filter (on top of `jobs`).
+    pub filter: Option<RouteFilter>,
     #[serde(flatten)]
     pub kind: SinkKind,
 }
 
 fn default_batch_records() -> usize {
     1000
+}
+
+/// `filter = { DataSource = [...], Action = [...], ObjectType = [...], MonitoringPlan = [...] }`:
+/// a record passes when, for every key given, its value equals one of the listed
+/// values (ignoring case). MonitoringPlan matches the plan's name.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteFilter {
+    #[serde(rename = "DataSource")]
+    pub data_source: Option<Vec<String>>,
+    #[serde(rename = "Action")]
+    pub action: Option<Vec<String>>,
+    #[serde(rename = "ObjectType")]
+    pub object_type: Option<Vec<String>>,
+    #[serde(rename = "MonitoringPlan")]
+    pub monitoring_plan: Option<Vec<String>>,
+}
+
+impl RouteFilter {
+    /// Whether `record` passes.
+    pub fn matches(&self, record: &netwrix::ActivityRecord) -> bool {
+        fn one_of(allowed: &Option<Vec<String>>, value: Option<&str>) -> bool {
+            allowed.as_ref().is_none_or(|list| value.is_some_and(|v| list.iter().any(|a| a.eq_ignore_ascii_case(v))))
+        }
+        let plan = record.monitoring_plan.as_ref().and_then(|p| p.name.as_deref());
+        one_of(&self.data_source, record.data_source.as_deref())
+            && one_of(&self.action, Some(&record.action))
+            && one_of(&self.object_type, Some(&record.object_type))
+            && one_of(&self.monitoring_plan, plan)
+    }
 }
 
 /// Where a new sink's cursor starts.
@@ -195,16 +286,36 @@ pub enum StartAt {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SinkKind {
-    /// JSON lines in a local file, fsynced before acknowledging.
+    /// JSON lines (or CEF or LEEF lines) in a local file, fsynced before acknowledging.
     File {
         path: PathBuf,
         /// Rotate the file once it reaches this many bytes.
         rotate_bytes: Option<u64>,
         #[serde(default = "default_true")]
         fsync: bool,
+        /// `json` (default), `cef` or `leef`; options in `[sink.cef]` / `[sink.leef]`.
+        #[serde(default)]
+        format: sinks::format::Format,
+        cef: Option<sinks::format::cef::CefOptions>,
+        leef: Option<sinks::format::leef::LeefOptions>,
     },
-    /// JSON lines on standard output.
-    Stdout {},
+    /// JSON lines (or CEF or LEEF lines) on standard output.
+    Stdout {
+        #[serde(default)]
+        format: sinks::format::Format,
+        cef: Option<sinks::format::cef::CefOptions>,
+        leef: Option<sinks::format::leef::LeefOptions>,
+    },
+    /// One Kafka message per record, idempotent, exactly once across restarts.
+    Kafka(sinks::kafka::KafkaSinkConfig),
+    /// Splunk HTTP Event Collector, optionally with indexer acknowledgement.
+    SplunkHec(sinks::hec::HecConfig),
+    /// CEF, LEEF or JSON over syslog (UDP, TCP, TLS).
+    Syslog(sinks::syslog::SyslogConfig),
+    /// CEF to an ArcSight SmartConnector or Logger.
+    Arcsight(sinks::arcsight::ArcsightConfig),
+    /// LEEF over syslog to IBM QRadar.
+    Qradar(sinks::qradar::QradarConfig),
 }
 
 fn default_true() -> bool {
@@ -216,7 +327,12 @@ impl SinkKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             SinkKind::File { .. } => "file",
-            SinkKind::Stdout {} => "stdout",
+            SinkKind::Stdout { .. } => "stdout",
+            SinkKind::Kafka(_) => "kafka",
+            SinkKind::SplunkHec(_) => "splunk_hec",
+            SinkKind::Syslog(_) => "syslog",
+            SinkKind::Arcsight(_) => "arcsight",
+            SinkKind::Qradar(_) => "qradar",
         }
     }
 }

@@ -17,6 +17,8 @@ pub enum SinkFailed {
     Sink { sink: String, cursor: u64, error: SinkError },
     #[error("sink {sink:?}: state store: {error}")]
     State { sink: String, error: state::StateError },
+    #[error("sink {sink:?}: gave up after failing for {seconds}s: {last}; its cursor stays at seq {cursor}")]
+    GaveUp { sink: String, seconds: u64, last: String, cursor: u64 },
 }
 
 /// One call on the sink that may need retrying.
@@ -34,6 +36,8 @@ pub struct Delivery {
     pub start: state::Cursor,
     /// The jobs this sink takes; `None` = every job.
     pub jobs: Option<Vec<String>>,
+    /// Which of those records it takes.
+    pub filter: Option<crate::config::RouteFilter>,
     pub store: StoreHandle,
     pub shared: Arc<Shared>,
     pub batch_records: usize,
@@ -41,6 +45,8 @@ pub struct Delivery {
     pub backoff: Backoff,
     /// Stop once every fetcher is done and everything spooled is acknowledged.
     pub once: bool,
+    /// With `run --once`: give up after failing this long without a success.
+    pub give_up_after: Option<std::time::Duration>,
     pub shutdown: Shutdown,
 }
 
@@ -107,6 +113,7 @@ impl Delivery {
                     continue;
                 }
                 match netwrix::compact::decode(&row.payload) {
+                    Ok(record) if self.filter.as_ref().is_some_and(|f| !f.matches(&record)) => {}
                     Ok(record) => {
                         events.push(Event { seq: row.seq, id: netwrix::RecordId(row.id), job: row.job, record })
                     }
@@ -141,6 +148,7 @@ impl Delivery {
     /// `Ok(None)` means the shutdown came while waiting to retry.
     async fn retry_transient(&mut self, op: Op<'_>, cursor: u64) -> Result<Option<Option<Vec<u8>>>, SinkFailed> {
         self.backoff.reset();
+        let started = std::time::Instant::now();
         loop {
             let result = match op {
                 Op::Open(value) => self.sink.open(value).await,
@@ -158,6 +166,15 @@ impl Delivery {
                 Err(error) if error.is_transient() => {
                     if let Some(c) = self.shared.sinks.get(&self.name) {
                         c.retries.fetch_add(1, Relaxed);
+                        c.failures.fetch_add(1, Relaxed);
+                    }
+                    if let Some(limit) = self.give_up_after.filter(|l| started.elapsed() >= *l) {
+                        return Err(SinkFailed::GaveUp {
+                            sink: self.name.clone(),
+                            seconds: limit.as_secs(),
+                            last: error.to_string(),
+                            cursor,
+                        });
                     }
                     let delay = self.backoff.next_delay();
                     let message = format!("{error} (retry {} in {:.1}s)", self.backoff.attempts(), delay.as_secs_f64());
@@ -168,7 +185,12 @@ impl Delivery {
                         return Ok(None);
                     }
                 }
-                Err(error) => return Err(SinkFailed::Sink { sink: self.name.clone(), cursor, error }),
+                Err(error) => {
+                    if let Some(c) = self.shared.sinks.get(&self.name) {
+                        c.failures.fetch_add(1, Relaxed);
+                    }
+                    return Err(SinkFailed::Sink { sink: self.name.clone(), cursor, error });
+                }
             }
         }
     }

@@ -7,6 +7,7 @@
 use super::shared::{JobCounters, Shared};
 use super::store::StoreHandle;
 use crate::backoff::Backoff;
+use crate::schedule::Wait;
 use crate::shutdown::Shutdown;
 use netwrix::client::{Client, ClientError};
 use netwrix::Page;
@@ -22,19 +23,28 @@ pub enum JobFailed {
     Api { job: String, error: ClientError },
     #[error("job {job:?}: state store: {error}")]
     State { job: String, error: state::StateError },
+    #[error("job {job:?}: gave up after failing for {seconds}s: {last}")]
+    GaveUp { job: String, seconds: u64, last: String },
 }
 
 /// The settings one fetcher runs with.
 pub struct Fetcher {
     pub job: String,
     pub client: Client,
+    /// `mode = "search"`: the filters, sent with the stored mark on every page; `None` = enum.
+    pub search: Option<netwrix::SearchRequest>,
     pub store: StoreHandle,
     pub shared: Arc<Shared>,
-    pub poll_interval: Duration,
+    /// How to wait between runs (after the end of data).
+    pub wait: Wait,
     pub backoff: Backoff,
     /// Stop at the end of data instead of polling again.
     pub once: bool,
+    /// With `run --once`: give up after failing this long without a success.
+    pub give_up_after: Option<Duration>,
     pub max_backlog: u64,
+    /// Also pause while the state file uses more than this many bytes.
+    pub max_bytes: Option<u64>,
     pub shutdown: Shutdown,
 }
 
@@ -48,6 +58,7 @@ impl Fetcher {
 
     async fn fetch_loop(&mut self) -> Result<(), JobFailed> {
         let counters = self.shared.jobs.get(&self.job).cloned().unwrap_or_default();
+        let mut failing_since: Option<std::time::Instant> = None;
         while !self.shutdown.is_triggered() {
             if !self.wait_for_room().await {
                 break;
@@ -55,13 +66,29 @@ impl Fetcher {
             let job = self.job.clone();
             let mark = self.store.call(move |s| s.mark(&job)).await.map_err(|e| self.state_err(e))?;
             let started = std::time::Instant::now();
-            let result = match &mark {
-                None => self.client.first_page().await,
-                Some(mark) => self.client.next_page(mark).await,
+            let request = async {
+                match (&self.search, &mark) {
+                    // A search job's mark is stored like an enum mark, and sent inside the search.
+                    (Some(search), _) => {
+                        let request = netwrix::SearchRequest { mark: mark.clone(), ..search.clone() };
+                        self.client.search(&request).await
+                    }
+                    (None, None) => self.client.first_page().await,
+                    (None, Some(mark)) => self.client.next_page(mark).await,
+                }
+            };
+            // A request in flight at shutdown is abandoned: its page was not committed,
+            // so the mark still points at it and the next start asks again.
+            let mut shutdown = self.shutdown.clone();
+            let result = tokio::select! {
+                result = request => result,
+                () = shutdown.wait() => break,
             };
             match result {
                 Ok(page) => {
                     self.backoff.reset();
+                    failing_since = None;
+                    counters.page_latency.observe(started.elapsed());
                     let at_end = page.records.is_empty() || page.mark.is_none();
                     if page.mark.is_none() && !page.records.is_empty() {
                         tracing::warn!(job = %self.job, "the server sent a page without a continuation mark; treating it as the end of data");
@@ -72,12 +99,23 @@ impl Fetcher {
                         if self.once {
                             break;
                         }
-                        if self.shutdown.sleep(self.poll_interval).await {
+                        if !self.wait_for_next_run().await {
                             break;
                         }
                     }
                 }
                 Err(error) if error.is_transient() => {
+                    let failing_since = *failing_since.get_or_insert_with(std::time::Instant::now);
+                    if let Some(limit) = self.give_up_after.filter(|l| failing_since.elapsed() >= *l) {
+                        let failed = JobFailed::GaveUp {
+                            job: self.job.clone(),
+                            seconds: limit.as_secs(),
+                            last: error.to_string(),
+                        };
+                        tracing::error!(job = %self.job, "{failed}");
+                        self.record_error(Some(failed.to_string())).await?;
+                        return Err(failed);
+                    }
                     counters.retries.fetch_add(1, Relaxed);
                     let delay = self.backoff.next_delay();
                     let message = format!("{error} (retry {} in {:.1}s)", self.backoff.attempts(), delay.as_secs_f64());
@@ -110,8 +148,14 @@ impl Fetcher {
                 for record in &page.records {
                     payloads.push(netwrix::compact::to_vec(record));
                 }
-                let rows: Vec<NewRecord<'_>> =
-                    payloads.iter().map(|p| NewRecord { id: netwrix::RecordId::of_compact(p).0, payload: p }).collect();
+                let rows: Vec<NewRecord<'_>> = payloads
+                    .iter()
+                    .map(|p| NewRecord {
+                        id: netwrix::RecordId::of_compact(p).0,
+                        order: netwrix::compact::order_key(p),
+                        payload: p,
+                    })
+                    .collect();
                 let outcome = s.commit_page(&job, &rows, page.mark.as_deref(), now)?;
                 s.record_job_error(&job, None)?;
                 Ok(outcome)
@@ -119,6 +163,7 @@ impl Fetcher {
             .await
             .map_err(|e| self.state_err(e))?;
         counters.pages.fetch_add(1, Relaxed);
+        counters.last_success_ms.store(now, Relaxed);
         counters.fetched.fetch_add(fetched, Relaxed);
         counters.spooled.fetch_add(outcome.inserted, Relaxed);
         counters.duplicates.fetch_add(outcome.duplicates, Relaxed);
@@ -129,13 +174,35 @@ impl Fetcher {
         Ok(())
     }
 
+    /// Waits for the next interval or schedule tick; false if the shutdown came first.
+    async fn wait_for_next_run(&mut self) -> bool {
+        match self.wait.clone() {
+            Wait::Interval(d) => !self.shutdown.sleep(d).await,
+            Wait::Tick(wake) => tokio::select! {
+                () = wake.notified() => !self.shutdown.is_triggered(),
+                () = self.shutdown.wait() => false,
+            },
+        }
+    }
+
     /// Waits while the slowest sink is more than `max_backlog` records behind.
     /// Returns false if the shutdown came first.
     async fn wait_for_room(&mut self) -> bool {
         let mut logged = false;
-        while self.shared.backlog() > self.max_backlog {
+        loop {
+            let backlog = self.shared.backlog();
+            let over_bytes = self.max_bytes.is_some_and(|max| self.shared.spool_bytes() > max) && backlog > 0;
+            if backlog <= self.max_backlog && !over_bytes {
+                break;
+            }
             if !logged {
-                tracing::info!(job = %self.job, backlog = self.shared.backlog(), limit = self.max_backlog, "spool full: fetching paused until sinks catch up");
+                tracing::info!(
+                    job = %self.job,
+                    backlog,
+                    max_records = self.max_backlog,
+                    spool_bytes = self.shared.spool_bytes(),
+                    "spool full: fetching paused until sinks catch up"
+                );
                 logged = true;
             }
             tokio::select! {

@@ -10,11 +10,12 @@ pub mod fetcher;
 mod shared;
 mod store;
 
-pub use shared::{JobCounters, Shared, SinkCounters};
+pub use shared::{Histogram, JobCounters, Shared, SinkCounters};
 pub use store::StoreHandle;
 
 use crate::backoff::Backoff;
 use crate::config::{AuthKind, Config, JobConfig, SinkConfig, SinkKind, StartAt, Synchronous};
+use crate::schedule::{Scheduler, Wait};
 use crate::shutdown::Shutdown;
 use anyhow::Context;
 use netwrix::client::{AuthScheme, Client, ClientConfig, Credentials, Trust};
@@ -66,6 +67,10 @@ pub fn client_for_with_count(job: &JobConfig, count: Option<usize>) -> anyhow::R
     });
     let auth = match job.auth {
         AuthKind::Basic => AuthScheme::Basic,
+        AuthKind::Digest => AuthScheme::Digest,
+        AuthKind::Ntlm => AuthScheme::Ntlm,
+        AuthKind::Negotiate => AuthScheme::Negotiate,
+        AuthKind::Auto => AuthScheme::Auto,
     };
     Client::new(ClientConfig {
         base_url: job.url.get_ref().trim_end_matches('/').to_owned(),
@@ -83,14 +88,26 @@ pub fn client_for_with_count(job: &JobConfig, count: Option<usize>) -> anyhow::R
 /// Builds the sink a config describes.
 pub fn sink_for(sink: &SinkConfig) -> Box<dyn sinks::Sink> {
     match &sink.kind {
-        SinkKind::File { path, rotate_bytes, fsync } => {
+        SinkKind::File { path, rotate_bytes, fsync, format, cef, leef } => {
             Box::new(sinks::file::FileSink::new(sinks::file::FileSinkConfig {
                 path: path.clone(),
                 rotate_bytes: *rotate_bytes,
                 fsync: *fsync,
+                encoder: sinks::format::Encoder::new(*format, cef.as_ref(), leef.as_ref()),
             }))
         }
-        SinkKind::Stdout {} => Box::new(sinks::stdout::StdoutSink::new()),
+        SinkKind::Stdout { format, cef, leef } => {
+            Box::new(sinks::stdout::StdoutSink::new().with_encoder(sinks::format::Encoder::new(
+                *format,
+                cef.as_ref(),
+                leef.as_ref(),
+            )))
+        }
+        SinkKind::Kafka(config) => Box::new(sinks::kafka::KafkaSink::new(config.clone())),
+        SinkKind::SplunkHec(config) => Box::new(sinks::hec::HecSink::new(sink.name.clone(), config.clone())),
+        SinkKind::Syslog(config) => Box::new(sinks::syslog::SyslogSink::from_config(config)),
+        SinkKind::Arcsight(config) => Box::new(config.sink()),
+        SinkKind::Qradar(config) => Box::new(config.sink()),
     }
 }
 
@@ -109,6 +126,7 @@ pub async fn run_with(
     store: StoreHandle,
     shared_out: Option<tokio::sync::oneshot::Sender<Arc<Shared>>>,
 ) -> anyhow::Result<RunReport> {
+    let _lock = lock_state(&config.state.path)?;
     let mut cursors = Vec::new();
     for sink in &config.sinks {
         let (name, start) = (
@@ -130,21 +148,54 @@ pub async fn run_with(
         let _ = tx.send(shared.clone());
     }
     let backoff = || Backoff::new(config.retry.initial_delay.0, config.retry.max_delay.0);
+    let give_up_after = options.once.then_some(config.retry.give_up_after.0);
+
+    // Jobs with a cron schedule are woken by the scheduler; the others wait an interval.
+    let mut waits = Vec::new();
+    let mut ticks = Vec::new();
+    for job in &config.jobs {
+        waits.push(match &job.schedule {
+            Some(expr) => {
+                let wake = Arc::new(tokio::sync::Notify::new());
+                ticks.push((expr.get_ref().clone(), wake.clone()));
+                Wait::Tick(wake)
+            }
+            None => Wait::Interval(job.interval()),
+        });
+    }
+    let scheduler = if ticks.is_empty() || options.once { None } else { Some(Scheduler::start(ticks).await?) };
+    let metrics = match &config.metrics {
+        Some(m) => {
+            let addr: std::net::SocketAddr = m.listen.get_ref().parse()?;
+            let readiness = crate::metrics::Readiness {
+                jobs: config.jobs.iter().map(|j| (j.name.get_ref().clone(), readiness_window(j))).collect(),
+            };
+            let (addr, task) = crate::metrics::serve(addr, shared.clone(), readiness)
+                .await
+                .with_context(|| format!("serving metrics on {addr}"))?;
+            tracing::info!(%addr, "metrics on http://{addr}/metrics");
+            Some(task)
+        }
+        None => None,
+    };
 
     let mut tasks = tokio::task::JoinSet::new();
-    for job in &config.jobs {
+    for (job, wait) in config.jobs.iter().zip(waits) {
         if job.tls.insecure_skip_verify {
             tracing::warn!(job = %job.name.get_ref(), "TLS certificate verification is OFF (insecure_skip_verify): anyone on the path can read and alter this job's data");
         }
         let fetcher = fetcher::Fetcher {
             job: job.name.get_ref().clone(),
             client: client_for(job)?,
+            search: job.search_request().map_err(|e| anyhow::anyhow!("job {:?}: {e}", job.name.get_ref()))?,
             store: store.clone(),
             shared: shared.clone(),
-            poll_interval: job.poll_interval.0,
+            wait,
             backoff: backoff(),
             once: options.once,
+            give_up_after,
             max_backlog: config.spool.max_records,
+            max_bytes: config.spool.max_bytes,
             shutdown: shutdown.clone(),
         };
         tasks.spawn(async move { fetcher.run().await.map_err(|e| e.to_string()) });
@@ -155,32 +206,61 @@ pub async fn run_with(
             sink: sink_for(sink),
             start: cursor,
             jobs: sink.jobs.clone(),
+            filter: sink.filter.clone(),
             store: store.clone(),
             shared: shared.clone(),
             batch_records: sink.batch_records,
             batch_bytes: 8 << 20,
             backoff: backoff(),
             once: options.once,
+            give_up_after,
             shutdown: shutdown.clone(),
         };
         tasks.spawn(async move { delivery.run().await.map_err(|e| e.to_string()) });
     }
     let pruner = tokio::spawn(prune_loop(
         store.clone(),
+        shared.clone(),
         config.sinks.iter().map(|s| s.name.clone()).collect(),
         config.spool.prune_interval.0,
+        config.spool.max_lag.0,
         shutdown.clone(),
     ));
 
     let mut report = RunReport::default();
-    while let Some(joined) = tasks.join_next().await {
+    let mut watch_shutdown = shutdown.clone();
+    let mut deadline = None;
+    loop {
+        let joined = tokio::select! {
+            joined = tasks.join_next() => joined,
+            () = watch_shutdown.wait(), if deadline.is_none() => {
+                deadline = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
+                continue;
+            }
+            () = sleep_until(deadline) => {
+                // In-flight batches had their chance; what is left is abandoned with
+                // its cursor unmoved, and delivered again at the next start.
+                tracing::warn!(tasks = tasks.len(), "shutdown: abandoning work still in flight after {SHUTDOWN_GRACE:?}");
+                tasks.abort_all();
+                deadline = None;
+                continue;
+            }
+        };
         match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(failure)) => report.failures.push(failure),
-            Err(panic) => report.failures.push(format!("a task panicked: {panic}")),
+            None => break,
+            Some(Ok(Ok(()))) => {}
+            Some(Ok(Err(failure))) => report.failures.push(failure),
+            Some(Err(e)) if e.is_cancelled() => {}
+            Some(Err(panic)) => report.failures.push(format!("a task panicked: {panic}")),
         }
     }
     pruner.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
+    if let Some(s) = scheduler {
+        s.stop().await;
+    }
     let names: Vec<String> = config.sinks.iter().map(|s| s.name.clone()).collect();
     if let Err(e) = store.call(move |s| s.prune(&names.iter().map(String::as_str).collect::<Vec<_>>())).await {
         tracing::warn!("pruning the spool: {e}");
@@ -188,16 +268,98 @@ pub async fn run_with(
     Ok(report)
 }
 
-/// Deletes acknowledged spool rows now and then.
-async fn prune_loop(store: StoreHandle, sinks: Vec<String>, every: Duration, mut shutdown: Shutdown) {
+/// Takes the exclusive lock beside the state file, held for the whole run: two
+/// processes delivering through the same cursors would send records twice.
+fn lock_state(state: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let mut name = state.as_os_str().to_owned();
+    name.push(".lock");
+    let path = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another auditbridge is already running with the state file {} (it holds {}); stop it first",
+            state.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
+}
+
+/// How long in-flight batches may take to finish after a shutdown is asked for,
+/// leaving time to close the database within the 10 seconds a service manager allows.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(7);
+
+/// Sleeps until `deadline`, or forever when there is none.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How long a job may go without a successful fetch and still count as ready:
+/// its wait between runs, plus one request's timeout, plus a minute of slack.
+fn readiness_window(job: &JobConfig) -> Duration {
+    let between = job.schedule.as_ref().and_then(|e| crate::schedule::period(e.get_ref())).unwrap_or(job.interval());
+    between + job.timeout.0 + Duration::from_secs(60)
+}
+
+/// Deletes acknowledged spool rows now and then, keeps the spool's size current for
+/// backpressure, and reports sinks lagging past `max_lag`.
+async fn prune_loop(
+    store: StoreHandle,
+    shared: Arc<Shared>,
+    sinks: Vec<String>,
+    every: Duration,
+    max_lag: Duration,
+    mut shutdown: Shutdown,
+) {
+    let mut lagging = std::collections::HashSet::new();
     loop {
         if shutdown.sleep(every).await {
             return;
         }
         let names = sinks.clone();
-        match store.call(move |s| s.prune(&names.iter().map(String::as_str).collect::<Vec<_>>())).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(rows = n, "pruned acknowledged spool rows"),
+        let result = store
+            .call(move |s| {
+                let pruned = s.prune(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
+                let mut oldest = Vec::new();
+                for sink in s.sinks()? {
+                    if !names.contains(&sink.name) {
+                        continue;
+                    }
+                    let first = s.read_batch(sink.cursor, 1, 0)?.into_iter().next().map(|r| r.fetched_at_ms);
+                    oldest.push((sink.name, first));
+                }
+                Ok((pruned, s.used_bytes()?, oldest))
+            })
+            .await;
+        match result {
+            Ok((pruned, bytes, oldest)) => {
+                if pruned > 0 {
+                    tracing::debug!(rows = pruned, "pruned acknowledged spool rows");
+                }
+                shared.set_spool_bytes(bytes);
+                let now = chrono::Utc::now().timestamp_millis();
+                for (sink, first) in oldest {
+                    let lag =
+                        first.map_or(Duration::ZERO, |t| Duration::from_millis(now.saturating_sub(t).max(0) as u64));
+                    if let Some(c) = shared.sinks.get(&sink) {
+                        c.lag_ms.store(lag.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    if lag > max_lag && lagging.insert(sink.clone()) {
+                        tracing::warn!(sink = %sink, lag_s = lag.as_secs(), "sink {sink:?} is lagging: its oldest unacknowledged record was fetched {}s ago (max_lag {}s); its records are kept", lag.as_secs(), max_lag.as_secs());
+                    } else if lag <= max_lag && lagging.remove(&sink) {
+                        tracing::info!(sink = %sink, "sink {sink:?} has caught up within max_lag");
+                    }
+                }
+            }
             Err(e) => tracing::warn!("pruning the spool: {e}"),
         }
     }

@@ -3,7 +3,7 @@
 //! and metrics read.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use tokio::sync::{watch, Notify};
 
@@ -15,16 +15,54 @@ pub struct JobCounters {
     pub duplicates: AtomicU64,
     pub pages: AtomicU64,
     pub retries: AtomicU64,
+    /// When the last page was fetched and committed (Unix ms; 0 = never in this run).
+    pub last_success_ms: AtomicI64,
+    /// How long a page request took, from request to decoded page.
+    pub page_latency: Histogram,
+}
+
+/// A fixed-bucket histogram of seconds, cheap enough to update on every page.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Counts per bucket of [`Histogram::BOUNDS`], plus one for +Inf.
+    buckets: [AtomicU64; 12],
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Upper bounds of the buckets, in seconds.
+    pub const BOUNDS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+    pub fn observe(&self, d: std::time::Duration) {
+        let secs = d.as_secs_f64();
+        let i = Self::BOUNDS.iter().position(|b| secs <= *b).unwrap_or(Self::BOUNDS.len());
+        self.buckets[i].fetch_add(1, Relaxed);
+        self.sum_micros.fetch_add(d.as_micros() as u64, Relaxed);
+    }
+
+    /// Cumulative counts per bound (the last is +Inf = the total), and the sum in seconds.
+    pub fn snapshot(&self) -> (Vec<u64>, f64) {
+        let mut total = 0;
+        let cumulative = self.buckets.iter().map(|b| {
+            total += b.load(Relaxed);
+            total
+        });
+        (cumulative.collect(), self.sum_micros.load(Relaxed) as f64 / 1e6)
+    }
 }
 
 /// Counters and position of one sink.
 #[derive(Debug, Default)]
 pub struct SinkCounters {
     pub delivered: AtomicU64,
+    /// Delivery attempts that failed (each is retried, or stops the sink when fatal).
+    pub failures: AtomicU64,
     pub retries: AtomicU64,
     /// The acknowledged seq (the cursor).
     pub cursor: AtomicU64,
     pub failed: AtomicBool,
+    /// How long ago its oldest unacknowledged record was fetched (ms), as of the last prune.
+    pub lag_ms: AtomicU64,
 }
 
 /// State shared by every task of one run.
@@ -35,6 +73,8 @@ pub struct Shared {
     spooled: watch::Sender<u64>,
     acked: Notify,
     fetchers_running: AtomicUsize,
+    /// Bytes the state file uses (pages in use), as of the last prune.
+    spool_bytes: AtomicU64,
 }
 
 impl Shared {
@@ -50,6 +90,7 @@ impl Shared {
             spooled: watch::Sender::new(max_seq),
             acked: Notify::new(),
             fetchers_running: AtomicUsize::new(jobs.len()),
+            spool_bytes: AtomicU64::new(0),
         })
     }
 
@@ -82,6 +123,14 @@ impl Shared {
     pub fn backlog(&self) -> u64 {
         let min = self.sinks.values().filter(|c| !c.failed.load(Relaxed)).map(|c| c.cursor.load(Relaxed)).min();
         min.map_or(0, |m| self.max_seq().saturating_sub(m))
+    }
+
+    pub fn set_spool_bytes(&self, bytes: u64) {
+        self.spool_bytes.store(bytes, Relaxed);
+    }
+
+    pub fn spool_bytes(&self) -> u64 {
+        self.spool_bytes.load(Relaxed)
     }
 
     /// Resolves at the next acknowledgement.

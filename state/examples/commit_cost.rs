@@ -68,7 +68,7 @@ fn run(dir: &str, synchronous: Synchronous, pages: u32, per_page: u32) -> Result
                 let n = u64::from(page) * u64::from(per_page) + i as u64;
                 let mut id = [0u8; 16];
                 id[..8].copy_from_slice(&n.to_be_bytes());
-                NewRecord { id, payload: p }
+                NewRecord { id, order: 0, payload: p }
             })
             .collect();
         let mark = format!("mark-{page}");

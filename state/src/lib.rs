@@ -14,7 +14,7 @@
 //!
 //! let mut store = Store::open_in_memory()?;
 //! let sink = store.register_sink("syslog", Start::Oldest)?;
-//! let page = [NewRecord { id: [1; 16], payload: b"{\"who\":\"alice\"}" }];
+//! let page = [NewRecord { id: [1; 16], order: 0, payload: b"{\"who\":\"alice\"}" }];
 //! store.commit_page("activity", &page, Some("mark-1"), 1_700_000_000_000)?;
 //! let batch = store.read_batch(sink.seq, 100, 1 << 20)?;
 //! store.ack("syslog", batch[batch.len() - 1].seq, None, batch.len() as u64)?;

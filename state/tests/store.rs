@@ -17,7 +17,7 @@ fn payloads(range: std::ops::Range<u32>) -> Vec<(u32, Vec<u8>)> {
 }
 
 fn records(p: &[(u32, Vec<u8>)]) -> Vec<NewRecord<'_>> {
-    p.iter().map(|(n, b)| NewRecord { id: id(*n), payload: b }).collect()
+    p.iter().map(|(n, b)| NewRecord { id: id(*n), order: 0, payload: b }).collect()
 }
 
 fn open(path: &Path) -> Store {

@@ -42,7 +42,7 @@ name = "corp"
 url = "{url}"
 user = 'CORP\svc-export'
 password = "{PASSWORD}"
-poll_interval = "200ms"
+interval = "200ms"
 timeout = "10s"
 
 {sinks}
