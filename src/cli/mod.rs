@@ -6,6 +6,7 @@ mod emulate;
 mod hec_receiver;
 mod run;
 mod status;
+mod trust;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -65,6 +66,8 @@ pub enum Command {
         #[arg(long, default_value = "demo-out")]
         out: PathBuf,
     },
+    /// Show the certificate a Netwrix server presents and the config line that pins it.
+    Trust(trust::TrustArgs),
     /// Serve an emulator of the Netwrix Auditor Integration API.
     Emulate(emulate::EmulateArgs),
     /// Serve a Splunk HTTP Event Collector stand-in, to try a splunk_hec sink without Splunk.
@@ -94,6 +97,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { config, json } => status::status(&config, json),
         Command::Demo { records, out } => demo::demo(records, &out).await,
         Command::Emulate(args) => emulate::emulate(args).await,
+        Command::Trust(args) => trust::trust(args).await,
         Command::HecReceiver(args) => hec_receiver::hec_receiver(args).await,
         Command::Bench(args) => bench::bench(args).await,
     }

@@ -16,6 +16,7 @@ pub mod config;
 mod digest;
 pub mod error;
 mod ntlm;
+mod peek;
 mod requests;
 pub mod trust;
 
@@ -27,6 +28,7 @@ use reqwest::Url;
 pub use auth::{AuthExchange, AuthStep, Authenticator, Challenge, RequestInfo};
 pub use config::{AuthScheme, ClientConfig, Credentials};
 pub use error::ClientError;
+pub use peek::peek_certificates;
 pub use requests::UNPARSED_CATEGORY;
 pub use trust::{fingerprint_of, FingerprintMismatch, Trust};
 
