@@ -5,6 +5,7 @@
 //! sinks), [`cli`] (the commands), and the small mechanisms they share:
 //! [`shutdown`] and [`backoff`].
 
+pub mod backfill;
 pub mod backoff;
 pub mod cli;
 pub mod config;

@@ -18,6 +18,7 @@ fn events() -> Vec<Event> {
             seq: i as u64 + 1,
             id: netwrix::RecordId::of_compact(&netwrix::compact::to_vec(&record)),
             job: "corp".into(),
+            replay: false,
             record,
         })
         .collect()

@@ -137,7 +137,7 @@ mod tests {
             object_type: "file".into(),
             ..Default::default()
         };
-        Event { seq: 1, id: RecordId([0; 16]), job: "j".into(), record }
+        Event { seq: 1, id: RecordId([0; 16]), job: "j".into(), replay: false, record }
     }
 
     #[test]

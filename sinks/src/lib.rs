@@ -33,6 +33,9 @@ pub struct Event {
     pub id: RecordId,
     /// The name of the job that fetched it.
     pub job: String,
+    /// Sent again by `auditbridge backfill`, not by the live export: formats that can
+    /// carry a flag say so, so a SIEM can tell a replay from new activity.
+    pub replay: bool,
     pub record: ActivityRecord,
 }
 

@@ -141,7 +141,7 @@ mod tests {
         let record =
             ActivityRecord { action: "Added".into(), when: "2024-06-01T12:00:00Z".into(), ..Default::default() };
         let mut sink = config.sink();
-        let (buf, _) = sink.build(&[Event { seq: 1, id: RecordId([0; 16]), job: "j".into(), record }]);
+        let (buf, _) = sink.build(&[Event { seq: 1, id: RecordId([0; 16]), job: "j".into(), replay: false, record }]);
         let text = String::from_utf8(buf.to_vec()).unwrap();
         assert!(
             text.starts_with(

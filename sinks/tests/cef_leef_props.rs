@@ -66,6 +66,7 @@ fn events(s: fn() -> BoxedStrategy<String>) -> impl Strategy<Value = Event> {
                     seq: 1,
                     id: RecordId(id),
                     job,
+                    replay: false,
                     record: ActivityRecord {
                         rid,
                         who,

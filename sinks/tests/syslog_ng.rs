@@ -26,7 +26,7 @@ fn events(n: usize, seed: u64) -> Vec<Event> {
     netwrix::generate::generate(n, seed)
         .into_iter()
         .enumerate()
-        .map(|(i, record)| Event { seq: i as u64 + 1, id: record.id(), job: "corp".into(), record })
+        .map(|(i, record)| Event { seq: i as u64 + 1, id: record.id(), job: "corp".into(), replay: false, record })
         .collect()
 }
 

@@ -1,5 +1,6 @@
 //! The commands of `auditbridge`, one file each.
 
+mod backfill;
 mod bench;
 mod demo;
 mod emulate;
@@ -66,6 +67,8 @@ pub enum Command {
         #[arg(long, default_value = "demo-out")]
         out: PathBuf,
     },
+    /// Export a time range of a job again (through /search, under its own mark).
+    Backfill(backfill::BackfillArgs),
     /// Show the certificate a Netwrix server presents and the config line that pins it.
     Trust(trust::TrustArgs),
     /// Serve an emulator of the Netwrix Auditor Integration API.
@@ -98,6 +101,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { records, out } => demo::demo(records, &out).await,
         Command::Emulate(args) => emulate::emulate(args).await,
         Command::Trust(args) => trust::trust(args).await,
+        Command::Backfill(args) => backfill::backfill(args).await,
         Command::HecReceiver(args) => hec_receiver::hec_receiver(args).await,
         Command::Bench(args) => bench::bench(args).await,
     }

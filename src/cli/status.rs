@@ -75,6 +75,17 @@ pub fn status(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
             None => println!("{name:<20} {:<5} {:<20} {:>10} {:>10} {:>10}  -", "none", "never", 0, 0, 0),
         }
     }
+    for j in jobs.iter().filter(|j| crate::backfill::is_backfill(&j.name)) {
+        println!(
+            "backfill {}: {} pages, {} spooled, {} already spooled, last fetch {}{}",
+            j.name,
+            j.pages_total,
+            j.spooled_total,
+            j.duplicates_total,
+            j.last_fetch_ms.map_or("never".into(), time),
+            j.last_error.as_deref().map(|e| format!(", last error: {e}")).unwrap_or_default()
+        );
+    }
     println!();
     println!(
         "{:<20} {:<10} {:>10} {:>10} {:>10} {:>14} {:<20}  LAST ERROR",

@@ -109,14 +109,21 @@ impl Delivery {
             };
             events.clear();
             for row in rows {
-                if !self.jobs.as_ref().is_none_or(|jobs| jobs.contains(&row.job)) {
+                let route = crate::backfill::route(&row.job);
+                if !self.jobs.as_ref().is_none_or(|jobs| jobs.iter().any(|j| j == route.job))
+                    || route.only_sink.is_some_and(|only| only != self.name)
+                {
                     continue;
                 }
                 match netwrix::compact::decode(&row.payload) {
                     Ok(record) if self.filter.as_ref().is_some_and(|f| !f.matches(&record)) => {}
-                    Ok(record) => {
-                        events.push(Event { seq: row.seq, id: netwrix::RecordId(row.id), job: row.job, record })
-                    }
+                    Ok(record) => events.push(Event {
+                        seq: row.seq,
+                        id: netwrix::RecordId(row.id),
+                        job: route.job.to_owned(),
+                        replay: route.replay,
+                        record,
+                    }),
                     Err(e) => {
                         tracing::error!(sink = %self.name, seq = row.seq, "spool row cannot be read and is skipped: {e}")
                     }

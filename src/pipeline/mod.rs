@@ -29,6 +29,15 @@ pub struct RunOptions {
     pub once: bool,
 }
 
+/// One fetcher to start: the job's config, the name its rows and mark go under, its
+/// search (if any) and how it waits between runs.
+struct FetchPlan<'a> {
+    name: String,
+    job: &'a JobConfig,
+    search: Option<netwrix::SearchRequest>,
+    wait: Wait,
+}
+
 /// What went wrong in a run, if anything: one line per failed job or sink.
 #[derive(Debug, Default)]
 pub struct RunReport {
@@ -126,9 +135,96 @@ pub async fn run_with(
     store: StoreHandle,
     shared_out: Option<tokio::sync::oneshot::Sender<Arc<Shared>>>,
 ) -> anyhow::Result<RunReport> {
-    let _lock = lock_state(&config.state.path)?;
+    // Jobs with a cron schedule are woken by the scheduler; the others wait an interval.
+    let mut plans = Vec::new();
+    let mut ticks = Vec::new();
+    for job in &config.jobs {
+        let wait = match &job.schedule {
+            Some(expr) => {
+                let wake = Arc::new(tokio::sync::Notify::new());
+                ticks.push((expr.get_ref().clone(), wake.clone()));
+                Wait::Tick(wake)
+            }
+            None => Wait::Interval(job.interval()),
+        };
+        let search = job.search_request().map_err(|e| anyhow::anyhow!("job {:?}: {e}", job.name.get_ref()))?;
+        plans.push(FetchPlan { name: job.name.get_ref().clone(), job, search, wait });
+    }
+    let scheduler = if ticks.is_empty() || options.once { None } else { Some(Scheduler::start(ticks).await?) };
+    run_plans(config, options, shutdown, store, shared_out, plans, true, scheduler).await
+}
+
+/// What `auditbridge backfill` asks for.
+#[derive(Debug, Clone)]
+pub struct BackfillRequest {
+    pub job: String,
+    /// `When` bounds, as the API takes them (`YYYY-MM-DDTHH:MM:SSZ`).
+    pub from: String,
+    pub to: String,
+    /// Only this sink gets the records; `None` = every sink that takes the job.
+    pub sink: Option<String>,
+}
+
+/// Exports a time range of a job again through `/search`, under its own mark (the
+/// job's live mark is not touched), and delivers it as a `--once` run does. If a
+/// running bridge holds the state file, only fetches: that bridge delivers the rows.
+pub async fn backfill(
+    config: &Config,
+    request: &BackfillRequest,
+    shutdown: Shutdown,
+    store: StoreHandle,
+) -> anyhow::Result<RunReport> {
+    let job = config
+        .jobs
+        .iter()
+        .find(|j| j.name.get_ref() == &request.job)
+        .ok_or_else(|| anyhow::anyhow!("no job is named {:?} in the config", request.job))?;
+    if let Some(sink) = &request.sink {
+        let s = config
+            .sinks
+            .iter()
+            .find(|s| &s.name == sink)
+            .ok_or_else(|| anyhow::anyhow!("no sink is named {sink:?}"))?;
+        anyhow::ensure!(s.takes(&request.job), "sink {sink:?} does not take job {:?} (see its `jobs`)", request.job);
+    }
+    let mut search =
+        job.search_request().map_err(|e| anyhow::anyhow!("job {:?}: {e}", request.job))?.unwrap_or_default();
+    search.filters.retain(|f| !f.field.eq_ignore_ascii_case("When"));
+    search.filters.push(netwrix::Filter {
+        field: "When".into(),
+        operator: None,
+        value: netwrix::FilterValue::Interval { from: Some(request.from.clone()), to: Some(request.to.clone()) },
+    });
+    let name = crate::backfill::pseudo_job(&request.job, request.sink.as_deref(), &request.from, &request.to);
+    let plan = FetchPlan { name, job, search: Some(search), wait: Wait::Interval(job.interval()) };
+    let options = RunOptions { once: true };
+    match lock_state(&config.state.path) {
+        Ok(lock) => {
+            drop(lock);
+            run_plans(config, options, shutdown, store, None, vec![plan], true, None).await
+        }
+        Err(_) => {
+            tracing::info!("a running auditbridge holds the state file: fetching only; it delivers the records");
+            run_plans(config, options, shutdown, store, None, vec![plan], false, None).await
+        }
+    }
+}
+
+/// Starts the fetchers of `plans` and, if `deliver`, every sink's delivery loop.
+#[allow(clippy::too_many_arguments)]
+async fn run_plans(
+    config: &Config,
+    options: RunOptions,
+    shutdown: Shutdown,
+    store: StoreHandle,
+    shared_out: Option<tokio::sync::oneshot::Sender<Arc<Shared>>>,
+    plans: Vec<FetchPlan<'_>>,
+    deliver: bool,
+    scheduler: Option<Scheduler>,
+) -> anyhow::Result<RunReport> {
+    let _lock = if deliver { Some(lock_state(&config.state.path)?) } else { None };
     let mut cursors = Vec::new();
-    for sink in &config.sinks {
+    for sink in config.sinks.iter().filter(|_| deliver) {
         let (name, start) = (
             sink.name.clone(),
             match sink.start {
@@ -140,7 +236,7 @@ pub async fn run_with(
         cursors.push(cursor);
     }
     let max_seq = store.call(|s| s.max_seq()).await?;
-    let job_names: Vec<String> = config.jobs.iter().map(|j| j.name.get_ref().clone()).collect();
+    let job_names: Vec<String> = plans.iter().map(|p| p.name.clone()).collect();
     let sink_positions: Vec<(String, u64)> =
         config.sinks.iter().zip(&cursors).map(|(s, c)| (s.name.clone(), c.seq)).collect();
     let shared = Shared::new(&job_names, &sink_positions, max_seq);
@@ -150,21 +246,9 @@ pub async fn run_with(
     let backoff = || Backoff::new(config.retry.initial_delay.0, config.retry.max_delay.0);
     let give_up_after = options.once.then_some(config.retry.give_up_after.0);
 
-    // Jobs with a cron schedule are woken by the scheduler; the others wait an interval.
-    let mut waits = Vec::new();
-    let mut ticks = Vec::new();
-    for job in &config.jobs {
-        waits.push(match &job.schedule {
-            Some(expr) => {
-                let wake = Arc::new(tokio::sync::Notify::new());
-                ticks.push((expr.get_ref().clone(), wake.clone()));
-                Wait::Tick(wake)
-            }
-            None => Wait::Interval(job.interval()),
-        });
-    }
-    let scheduler = if ticks.is_empty() || options.once { None } else { Some(Scheduler::start(ticks).await?) };
-    let metrics = match &config.metrics {
+    // A backfill runs beside the live bridge: it serves no metrics of its own.
+    let live = plans.iter().all(|p| !crate::backfill::is_backfill(&p.name));
+    let metrics = match config.metrics.as_ref().filter(|_| live) {
         Some(m) => {
             let addr: std::net::SocketAddr = m.listen.get_ref().parse()?;
             let readiness = crate::metrics::Readiness {
@@ -180,14 +264,14 @@ pub async fn run_with(
     };
 
     let mut tasks = tokio::task::JoinSet::new();
-    for (job, wait) in config.jobs.iter().zip(waits) {
+    for FetchPlan { name, job, search, wait } in plans {
         if job.tls.insecure_skip_verify {
             tracing::warn!(job = %job.name.get_ref(), "TLS certificate verification is OFF (insecure_skip_verify): anyone on the path can read and alter this job's data");
         }
         let fetcher = fetcher::Fetcher {
-            job: job.name.get_ref().clone(),
+            job: name,
             client: client_for(job)?,
-            search: job.search_request().map_err(|e| anyhow::anyhow!("job {:?}: {e}", job.name.get_ref()))?,
+            search,
             store: store.clone(),
             shared: shared.clone(),
             wait,
@@ -200,7 +284,7 @@ pub async fn run_with(
         };
         tasks.spawn(async move { fetcher.run().await.map_err(|e| e.to_string()) });
     }
-    for (sink, cursor) in config.sinks.iter().zip(cursors) {
+    for (sink, cursor) in config.sinks.iter().filter(|_| deliver).zip(cursors) {
         let delivery = delivery::Delivery {
             name: sink.name.clone(),
             sink: sink_for(sink),
@@ -218,14 +302,16 @@ pub async fn run_with(
         };
         tasks.spawn(async move { delivery.run().await.map_err(|e| e.to_string()) });
     }
-    let pruner = tokio::spawn(prune_loop(
-        store.clone(),
-        shared.clone(),
-        config.sinks.iter().map(|s| s.name.clone()).collect(),
-        config.spool.prune_interval.0,
-        config.spool.max_lag.0,
-        shutdown.clone(),
-    ));
+    let pruner = deliver.then(|| {
+        tokio::spawn(prune_loop(
+            store.clone(),
+            shared.clone(),
+            config.sinks.iter().map(|s| s.name.clone()).collect(),
+            config.spool.prune_interval.0,
+            config.spool.max_lag.0,
+            shutdown.clone(),
+        ))
+    });
 
     let mut report = RunReport::default();
     let mut watch_shutdown = shutdown.clone();
@@ -254,14 +340,16 @@ pub async fn run_with(
             Some(Err(panic)) => report.failures.push(format!("a task panicked: {panic}")),
         }
     }
-    pruner.abort();
+    if let Some(p) = pruner {
+        p.abort();
+    }
     if let Some(m) = metrics {
         m.abort();
     }
     if let Some(s) = scheduler {
         s.stop().await;
     }
-    let names: Vec<String> = config.sinks.iter().map(|s| s.name.clone()).collect();
+    let names: Vec<String> = config.sinks.iter().filter(|_| deliver).map(|s| s.name.clone()).collect();
     if let Err(e) = store.call(move |s| s.prune(&names.iter().map(String::as_str).collect::<Vec<_>>())).await {
         tracing::warn!("pruning the spool: {e}");
     }

@@ -21,7 +21,7 @@ fn event(seq: u64) -> Event {
         what: "Grüße\n\"quoted\"".into(),
         ..Default::default()
     };
-    Event { seq, id: RecordId(id), job: "ad".into(), record }
+    Event { seq, id: RecordId(id), job: "ad".into(), replay: false, record }
 }
 
 /// Events `first..first + k`.

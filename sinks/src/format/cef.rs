@@ -210,6 +210,11 @@ pub fn visit(event: &Event, options: &CefOptions, mut field: impl FnMut(&str, &s
             field(key, value, options.custom_string_max);
         }
     }
+    if event.replay {
+        // Sent again by `auditbridge backfill`.
+        field("cn1Label", "Replay", STRING_MAX);
+        field("cn1", "1", STRING_MAX);
+    }
     if !r.details.is_empty() {
         let mut msg = String::new();
         super::details::render(&r.details, "\n", &mut msg);
@@ -349,6 +354,7 @@ mod tests {
             seq: 1,
             id: RecordId([0xab; 16]),
             job: "corp".into(),
+            replay: false,
             record: ActivityRecord {
                 rid: Some("20240601120000123ABCD".into()),
                 who: "CORP\\jdoe".into(),

@@ -93,7 +93,7 @@ mod tests {
 
     fn event(seq: u64) -> Event {
         let record = ActivityRecord { who: format!("CORP\\u{seq}"), action: "Read".into(), ..Default::default() };
-        Event { seq, id: RecordId([seq as u8; 16]), job: "j".into(), record }
+        Event { seq, id: RecordId([seq as u8; 16]), job: "j".into(), replay: false, record }
     }
 
     fn lines(encoder: &Encoder, events: &[Event]) -> Vec<u8> {

@@ -67,6 +67,9 @@ pub fn encode(event: &Event, meta: &Meta<'_>, out: &mut Vec<u8>) {
     let _ = write!(out, "{}", event.id);
     out.extend_from_slice(b"\",\"auditbridge_job\":");
     string(out, &event.job);
+    if event.replay {
+        out.extend_from_slice(b",\"auditbridge_replay\":\"true\"");
+    }
     out.extend_from_slice(b"}}");
 }
 
@@ -102,7 +105,7 @@ mod tests {
         for (i, b) in id.iter_mut().enumerate() {
             *b = (i as u8) * 17;
         }
-        Event { seq: 3, id: RecordId(id), job: "corp".into(), record }
+        Event { seq: 3, id: RecordId(id), job: "corp".into(), replay: false, record }
     }
 
     fn encoded(e: &Event, meta: &Meta<'_>) -> String {

@@ -25,7 +25,7 @@ use serde::{Serialize, Serializer};
 /// so the failure is visible to the SIEM, carries the id, and never corrupts the line.
 pub fn encode(event: &Event, out: &mut Vec<u8>) {
     let start = out.len();
-    let flat = Flat { id: &event.id, job: &event.job, record: &event.record };
+    let flat = Flat { id: &event.id, job: &event.job, replay: event.replay, record: &event.record };
     if let Err(e) = serde_json::to_writer(&mut *out, &flat) {
         out.truncate(start);
         let fallback = Fallback { id: &event.id, job: &event.job, auditbridge_encode_error: e.to_string() };
@@ -43,6 +43,9 @@ struct Flat<'a> {
     #[serde(rename = "auditbridge_id", serialize_with = "as_hex")]
     id: &'a RecordId,
     job: &'a str,
+    /// Present (and true) only on records sent again by `auditbridge backfill`.
+    #[serde(rename = "auditbridge_replay", skip_serializing_if = "std::ops::Not::not")]
+    replay: bool,
     #[serde(flatten)]
     record: &'a ActivityRecord,
 }
@@ -71,7 +74,7 @@ mod tests {
         for (i, b) in id.iter_mut().enumerate() {
             *b = (i as u8) * 17;
         }
-        Event { seq: 7, id: RecordId(id), job: job.into(), record }
+        Event { seq: 7, id: RecordId(id), job: job.into(), replay: false, record }
     }
 
     fn encoded(e: &Event) -> String {

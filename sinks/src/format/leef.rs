@@ -257,6 +257,9 @@ pub fn visit(event: &Event, options: &LeefOptions, mut field: impl FnMut(&str, &
     field("item", r.item.as_ref().and_then(|i| i.name.as_deref()).unwrap_or(""), usize::MAX);
     field("rid", r.rid.as_deref().unwrap_or(""), usize::MAX);
     field("job", &event.job, usize::MAX);
+    if event.replay {
+        field("replay", "true", usize::MAX);
+    }
     if when.is_none() {
         field("when", &r.when, usize::MAX);
     }
@@ -372,6 +375,7 @@ mod tests {
             seq: 1,
             id: RecordId([0x01; 16]),
             job: "corp".into(),
+            replay: false,
             record: ActivityRecord {
                 rid: Some("R1".into()),
                 who: "CORP\\jdoe".into(),

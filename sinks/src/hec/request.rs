@@ -101,6 +101,7 @@ mod tests {
                 seq: i as u64 + 1,
                 id: RecordId([i as u8; 16]),
                 job: "j".into(),
+                replay: false,
                 record: ActivityRecord { who: "x".repeat(i), ..Default::default() },
             })
             .collect()

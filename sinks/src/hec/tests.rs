@@ -11,7 +11,7 @@ fn events(n: usize) -> Vec<Event> {
     netwrix::generate::generate(n, 11)
         .into_iter()
         .enumerate()
-        .map(|(i, record)| Event { seq: i as u64 + 1, id: record.id(), job: "corp".into(), record })
+        .map(|(i, record)| Event { seq: i as u64 + 1, id: record.id(), job: "corp".into(), replay: false, record })
         .collect()
 }
 

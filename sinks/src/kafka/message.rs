@@ -26,12 +26,18 @@ pub fn key(event: &Event) -> String {
 pub fn headers(event: &Event, key: &str, writer: &str) -> OwnedHeaders {
     let seq = event.seq.to_string();
     let datasource = event.record.data_source.as_deref().unwrap_or("");
-    OwnedHeaders::new_with_capacity(5)
+    let headers = OwnedHeaders::new_with_capacity(6)
         .insert(Header { key: HEADER_ID, value: Some(key) })
         .insert(Header { key: HEADER_SEQ, value: Some(&seq) })
         .insert(Header { key: HEADER_DATASOURCE, value: Some(datasource) })
         .insert(Header { key: HEADER_JOB, value: Some(event.job.as_str()) })
-        .insert(Header { key: HEADER_WRITER, value: Some(writer) })
+        .insert(Header { key: HEADER_WRITER, value: Some(writer) });
+    if event.replay {
+        // Sent again by `auditbridge backfill`.
+        headers.insert(Header { key: "auditbridge-replay", value: Some("true") })
+    } else {
+        headers
+    }
 }
 
 /// What the sink needs from a message it finds at a partition's tail.
@@ -64,7 +70,7 @@ mod tests {
     #[test]
     fn headers_carry_id_seq_datasource_job_writer_in_order() {
         let record = ActivityRecord { data_source: Some("Active Directory".into()), ..Default::default() };
-        let event = Event { seq: 42, id: RecordId([0xab; 16]), job: "corp".into(), record };
+        let event = Event { seq: 42, id: RecordId([0xab; 16]), job: "corp".into(), replay: false, record };
         let k = key(&event);
         assert_eq!(k, "abababababababababababababababab");
         let h = headers(&event, &k, "00ff");

@@ -17,7 +17,7 @@ fn events(from: u64, to: u64) -> Vec<Event> {
     (from..=to)
         .map(|seq| {
             let record = records[seq as usize - 1].clone();
-            Event { seq, id: record.id(), job: "corp".into(), record }
+            Event { seq, id: record.id(), job: "corp".into(), replay: false, record }
         })
         .collect()
 }

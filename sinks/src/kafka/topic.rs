@@ -177,7 +177,7 @@ mod tests {
     use netwrix::{ActivityRecord, Item, MonitoringPlan, RecordId};
 
     fn event(record: ActivityRecord) -> Event {
-        Event { seq: 1, id: RecordId([0; 16]), job: "corp/eu".into(), record }
+        Event { seq: 1, id: RecordId([0; 16]), job: "corp/eu".into(), replay: false, record }
     }
 
     #[test]
