@@ -1,7 +1,8 @@
 //! The spool's cost per page: committing one page of 1,000 records (~470 bytes each,
 //! the size of a generated record's compact form) with its mark in one transaction,
 //! on a file in WAL mode, `synchronous` FULL and NORMAL, into a spool that already
-//! holds 100,000 rows; ordering keys rise with the page as auditbridge's do.
+//! holds 100,000 rows; ordering keys rise with the page as auditbridge's do (and, for
+//! comparison, all 0: the random-only index of state schema version 1).
 //! Throughput is in records. Run: `cargo bench -p state --bench commit`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -36,13 +37,21 @@ fn commit(c: &mut Criterion) {
     let mut group = c.benchmark_group("spool_commit_page");
     group.throughput(Throughput::Elements(PAGE as u64));
     group.sample_size(30);
-    for (name, synchronous) in [("full", Synchronous::Full), ("normal", Synchronous::Normal)] {
+    // `full_random_keys`: every key 0, so the dedup index sees random ids only, which
+    // is what the schema before migration 2 (UNIQUE (id)) did.
+    for (name, synchronous, keyed) in [
+        ("full", Synchronous::Full, true),
+        ("normal", Synchronous::Normal, true),
+        ("full_random_keys", Synchronous::Full, false),
+    ] {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut store = Store::open(&dir.path().join("state.db"), StoreOptions { synchronous }).expect("open");
         let mut n = 0u64;
         let commit = |store: &mut Store, rows: &[([u8; 16], i64, Vec<u8>)], n: u64| {
-            let records: Vec<NewRecord<'_>> =
-                rows.iter().map(|(id, order, p)| NewRecord { id: *id, order: *order, payload: p }).collect();
+            let records: Vec<NewRecord<'_>> = rows
+                .iter()
+                .map(|(id, order, p)| NewRecord { id: *id, order: if keyed { *order } else { 0 }, payload: p })
+                .collect();
             store.commit_page("bench", &records, Some(&format!("mark{n}")), 0).expect("commit")
         };
         while n < 100 {
