@@ -67,7 +67,7 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// Builds the rustls configuration for `trust`. ALPN offers HTTP/1.1 only: HTTP.sys does
 /// connection-bound authentication (NTLM, Negotiate) over HTTP/1.1 alone.
-pub(crate) fn tls_config(trust: &Trust) -> Result<rustls::ClientConfig, ClientError> {
+pub fn tls_config(trust: &Trust) -> Result<rustls::ClientConfig, ClientError> {
     let provider = provider();
     let verifier: Arc<dyn ServerCertVerifier> = match trust {
         Trust::System => Arc::new(rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
@@ -104,7 +104,7 @@ fn finish(
 
 /// A TLS configuration that accepts no certificate: for clients of `http://` URLs, which
 /// never open a TLS connection, so they never load the system's CA store.
-pub(crate) fn tls_config_refusing_all() -> Result<rustls::ClientConfig, ClientError> {
+pub fn tls_config_refusing_all() -> Result<rustls::ClientConfig, ClientError> {
     let provider = provider();
     let verifier = Arc::new(PinnedCertVerifier {
         expected: String::new(),

@@ -4,15 +4,11 @@
 //! Splunk's HEC listens with its own self-signed certificate unless an administrator
 //! installs one, so a CA file (Splunk's `cacert.pem`, or the company CA) is the usual
 //! setting; `insecure_skip_verify` exists for a first try and warns at every start.
+//! The rustls configuration itself is the Netwrix client's
+//! ([`netwrix::client::trust::tls_config`]): one set of verifiers for every HTTPS peer.
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use netwrix::client::trust as nx;
 use std::path::Path;
-use std::sync::Arc;
 
 /// Which certificates to accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,87 +25,13 @@ pub(crate) enum Trust<'a> {
 
 /// Builds the rustls client configuration for `trust` (HTTP/1.1 only, as HEC speaks).
 pub(crate) fn client_config(trust: Trust<'_>) -> Result<rustls::ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let algorithms = provider.signature_verification_algorithms;
-    let verifier: Arc<dyn ServerCertVerifier> = match trust {
-        Trust::System => Arc::new(rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
-            format!("cannot load the system's CA certificates: {e} (install ca-certificates or set tls.ca_file)")
-        })?),
-        Trust::CaFile(path) => WebPkiServerVerifier::builder_with_provider(Arc::new(roots(path)?), provider.clone())
-            .build()
-            .map_err(|e| format!("CA file {}: {e}", path.display()))?,
-        Trust::Insecure => Arc::new(Verifier { accept: true, algorithms }),
-        Trust::Nothing => Arc::new(Verifier { accept: false, algorithms }),
+    let config = match trust {
+        Trust::System => nx::tls_config(&nx::Trust::System),
+        Trust::CaFile(path) => nx::tls_config(&nx::Trust::CaFile(path.to_path_buf())),
+        Trust::Insecure => nx::tls_config(&nx::Trust::Insecure),
+        Trust::Nothing => nx::tls_config_refusing_all(),
     };
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
-}
-
-/// Reads a PEM bundle into a root store, with errors that name the file.
-fn roots(path: &Path) -> Result<RootCertStore, String> {
-    let name = path.display();
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read CA file {name}: {e}"))?;
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert.map_err(|e| format!("CA file {name}: bad PEM: {e}"))?;
-        roots.add(cert).map_err(|e| format!("CA file {name}: unusable certificate: {e}"))?;
-    }
-    if roots.is_empty() {
-        return Err(format!("CA file {name} holds no PEM certificate (BEGIN CERTIFICATE)"));
-    }
-    Ok(roots)
-}
-
-/// Accepts every certificate (`accept`) or none; signatures are checked either way.
-#[derive(Debug)]
-struct Verifier {
-    accept: bool,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for Verifier {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if self.accept {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("TLS is not expected for an http:// URL".into()))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
+    config.map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
