@@ -85,7 +85,20 @@ impl Store {
     /// smaller seq is [`StateError::CursorBackwards`], a seq never assigned is
     /// [`StateError::CursorAhead`], an unregistered sink is
     /// [`StateError::UnknownSink`].
+    ///
+    /// With [`Synchronous::Full`](crate::Synchronous::Full) the ack is committed
+    /// without its own fsync (as `synchronous=NORMAL` would): a process crash cannot
+    /// undo it (the WAL is written), and it becomes durable against power loss with
+    /// the next synced commit (a page, a prune) or [`Store::sync`]. Power loss before
+    /// that moves the cursor back, so the sink is sent those records again, with the
+    /// same ids; nothing is lost, since rows are deleted only by a synced prune that
+    /// comes after the acks it relies on. The fsync saved is one per batch per sink,
+    /// which otherwise queues behind the page commits on the one writing connection.
     pub fn ack(&mut self, sink: &str, seq: u64, value: Option<&[u8]>, delivered: u64) -> Result<(), StateError> {
+        self.without_fsync(|s| s.ack_in_tx(sink, seq, value, delivered))
+    }
+
+    fn ack_in_tx(&mut self, sink: &str, seq: u64, value: Option<&[u8]>, delivered: u64) -> Result<(), StateError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = read_cursor(&tx, sink)?.ok_or_else(|| StateError::UnknownSink { sink: sink.to_owned() })?;
         if seq < current.seq {

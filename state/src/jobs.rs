@@ -42,12 +42,15 @@ impl Store {
     }
 
     /// Sets (`Some`) or clears (`None`) the job's last error, creating the job
-    /// row if needed. Nothing else changes; in particular not the mark.
+    /// row if needed. Nothing else changes; in particular not the mark. Setting
+    /// the value it already has writes nothing (the fetcher clears it after every
+    /// page, and a no-op must not cost a transaction's fsync).
     pub fn record_job_error(&mut self, job: &str, error: Option<&str>) -> Result<(), StateError> {
         self.conn
             .prepare_cached(
                 "INSERT INTO jobs (name, last_error) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET last_error = excluded.last_error",
+                 ON CONFLICT (name) DO UPDATE SET last_error = excluded.last_error
+                 WHERE jobs.last_error IS NOT excluded.last_error",
             )?
             .execute(params![job, error])?;
         Ok(())

@@ -44,6 +44,12 @@ pub use spool::{CommitOutcome, NewRecord, SpoolRow};
 /// with `SQLITE_BUSY` (e.g. while a status command reads the file).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// WAL pages after which a commit checkpoints by itself (SQLite's default is 1,000, 4 MiB).
+/// Larger, so that the checkpoints of a busy spool are mostly run by [`Store::sync`] from
+/// a connection other than the one committing pages, instead of inside a page commit
+/// every eight pages; the WAL stays bounded at about 32 MiB.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 8_192;
+
 /// Prepared statements kept per connection; comfortably more than the number
 /// of distinct hot statements in this crate, and a fixed bound on memory.
 const STATEMENT_CACHE: usize = 32;
@@ -81,6 +87,9 @@ pub struct StoreOptions {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Opened with [`Synchronous::Full`]: acks then commit without their own fsync
+    /// (see [`Store::ack`]).
+    full: bool,
 }
 
 impl Store {
@@ -117,12 +126,45 @@ impl Store {
             return Err(StateError::WalUnavailable { path: path.to_path_buf(), mode });
         }
         conn.pragma_update(None, "synchronous", sync)?;
-        Store::init(conn, path.to_path_buf())
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+        let mut store = Store::init(conn, path.to_path_buf())?;
+        store.full = sync == "FULL";
+        Ok(store)
     }
 
     /// An empty, private, non-durable store (tests, dry runs).
     pub fn open_in_memory() -> Result<Store, StateError> {
         Store::init(Connection::open_in_memory()?, PathBuf::from(":memory:"))
+    }
+
+    /// Makes every commit so far durable, the lazily synced acks included (see
+    /// [`Store::ack`]): a passive WAL checkpoint, which syncs the WAL first. Cheap
+    /// when nothing was written since the last one. Any connection to the file may
+    /// run it, and it does not block the one that writes.
+    pub fn sync(&self) -> Result<(), StateError> {
+        self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Runs `f` with its commits not synced even under [`Synchronous::Full`] (they
+    /// are durable against a crash of the process at once, and against power loss
+    /// with the next synced commit or [`Store::sync`]). Only for writes whose loss on
+    /// power failure repeats work instead of losing data: acks and prunes. WAL
+    /// recovery keeps a prefix of the commits (each frame's checksum covers the ones
+    /// before it), so a prune that survives implies the acks before it survived.
+    pub(crate) fn without_fsync<R>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> Result<R, StateError>,
+    ) -> Result<R, StateError> {
+        if !self.full {
+            return f(self);
+        }
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let result = f(self);
+        let restored = self.conn.pragma_update(None, "synchronous", "FULL");
+        let value = result?;
+        restored?;
+        Ok(value)
     }
 
     /// The file this store was opened from (`:memory:` for in-memory stores).
@@ -136,7 +178,7 @@ impl Store {
         if before != SCHEMA_VERSION {
             tracing::info!(path = %path.display(), from = before, to = SCHEMA_VERSION, "state schema migrated");
         }
-        Ok(Store { conn, path })
+        Ok(Store { conn, path, full: false })
     }
 }
 

@@ -87,19 +87,26 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut inserted: u64 = 0;
         {
-            // A bare `INSERT OR IGNORE ... VALUES` would still consume an
-            // AUTOINCREMENT seq for every ignored duplicate, leaving gaps that
-            // make `max_seq - cursor` overstate backlogs. Selecting the row
-            // only when the id is absent allocates no seq for duplicates; OR
-            // IGNORE stays as the backstop the UNIQUE index enforces.
+            // Duplicates are skipped before the insert, never by `INSERT OR IGNORE`:
+            // an ignored insert still consumes an AUTOINCREMENT seq, leaving gaps that
+            // make `max_seq - cursor` overstate backlogs. And a single-row `INSERT ...
+            // VALUES` needs no statement journal, which an `INSERT ... SELECT` filling
+            // the same role costs on every row.
+            let mut seen = spooled_in_range(&tx, records)?;
+            let mut probe = tx.prepare_cached("SELECT 1 FROM spool WHERE ord = ?1 AND id = ?2")?;
             let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO spool (ord, id, job, fetched_at_ms, payload)
-                 SELECT ?5, ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM spool WHERE ord = ?5 AND id = ?1)",
+                "INSERT INTO spool (ord, id, job, fetched_at_ms, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for record in records {
-                // changes(): 1 if inserted, 0 if the id was already spooled.
-                inserted +=
-                    insert.execute(params![&record.id[..], job, fetched_at_ms, record.payload, record.order])? as u64;
+                let key = (record.order, record.id);
+                let spooled = match &mut seen {
+                    Some(seen) => !seen.insert(key),
+                    None => probe.exists(params![record.order, &record.id[..]])?,
+                };
+                if !spooled {
+                    insert.execute(params![record.order, &record.id[..], job, fetched_at_ms, record.payload])?;
+                    inserted += 1;
+                }
             }
         }
         let duplicates = records.len() as u64 - inserted;
@@ -146,9 +153,9 @@ impl Store {
                 break;
             }
             bytes = bytes.saturating_add(payload_len);
-            let id: Vec<u8> = row.get(1)?;
+            let id = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
             let id: [u8; 16] =
-                id.try_into().map_err(|v: Vec<u8>| StateError::Corrupt(format!("spool id of {} bytes", v.len())))?;
+                id.try_into().map_err(|_| StateError::Corrupt(format!("spool id of {} bytes", id.len())))?;
             out.push(SpoolRow {
                 seq: from_db("seq", row.get(0)?)?,
                 id,
@@ -165,8 +172,14 @@ impl Store {
     /// not named do not hold rows back. An empty `sinks` deletes nothing
     /// (rather than everything); an unregistered name is
     /// [`StateError::UnknownSink`]. Deletes in chunks of a few thousand rows,
-    /// each its own short transaction.
+    /// each its own short transaction, committed without an fsync (like
+    /// [`Store::ack`]); follow with [`Store::sync`] to make it durable. A power
+    /// loss before that brings back rows that the next prune deletes again.
     pub fn prune(&mut self, sinks: &[&str]) -> Result<u64, StateError> {
+        self.without_fsync(|s| s.prune_chunks(sinks))
+    }
+
+    fn prune_chunks(&mut self, sinks: &[&str]) -> Result<u64, StateError> {
         let mut floor: Option<u64> = None;
         for sink in sinks {
             let cursor = self.cursor(sink)?.ok_or_else(|| StateError::UnknownSink { sink: (*sink).to_owned() })?;
@@ -214,6 +227,39 @@ impl Store {
         let used = (pragma("page_count")? - pragma("freelist_count")?).max(0) * pragma("page_size")?;
         from_db("used bytes", used)
     }
+}
+
+/// `(ord, id)` keys found in the spool.
+type SpooledKeys = std::collections::HashSet<(i64, [u8; 16])>;
+
+/// Most keys one page's range probe reads before [`spooled_in_range`] gives up on
+/// it, per record of the page.
+const RANGE_PROBE_PER_RECORD: usize = 4;
+
+/// The `(ord, id)` keys already spooled in the range of `ord`s that `records`
+/// span, read in one index range scan: for pages fetched in order that range is
+/// new and the scan finds nothing, where probing each record would cost a lookup
+/// each. `None` when the range holds too many keys (many records without an
+/// order key, or a page far behind the others): then each record is probed.
+fn spooled_in_range(conn: &Connection, records: &[NewRecord<'_>]) -> Result<Option<SpooledKeys>, StateError> {
+    let (Some(low), Some(high)) = (records.iter().map(|r| r.order).min(), records.iter().map(|r| r.order).max()) else {
+        return Ok(Some(Default::default()));
+    };
+    let cap = records.len().saturating_mul(RANGE_PROBE_PER_RECORD).saturating_add(16);
+    let mut stmt = conn.prepare_cached("SELECT ord, id FROM spool WHERE ord BETWEEN ?1 AND ?2 LIMIT ?3")?;
+    let mut rows = stmt.query(params![low, high, limit_to_db(cap + 1)])?;
+    let mut keys = std::collections::HashSet::with_capacity(records.len());
+    let mut found = 0usize;
+    while let Some(row) = rows.next()? {
+        found += 1;
+        if found > cap {
+            return Ok(None);
+        }
+        let id = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+        let id: [u8; 16] = id.try_into().map_err(|_| StateError::Corrupt(format!("spool id of {} bytes", id.len())))?;
+        keys.insert((row.get(0)?, id));
+    }
+    Ok(Some(keys))
 }
 
 /// The highest seq ever assigned, from the AUTOINCREMENT bookkeeping that

@@ -146,6 +146,42 @@ fn duplicates_are_skipped_and_counted() {
 }
 
 #[test]
+fn duplicates_are_found_by_a_range_scan_and_by_probes_alike() {
+    // Keys with an order: pages fetched in order (the range scan finds nothing), an
+    // overlapping page (the scan finds the overlap), and a page whose order range spans
+    // more spooled keys than the scan reads (each record is probed instead).
+    let ordered = |p: &[(u32, Vec<u8>)], order: fn(u32) -> i64| -> Vec<(i64, [u8; 16], Vec<u8>)> {
+        p.iter().map(|(n, b)| (order(*n), id(*n), b.clone())).collect()
+    };
+    let mut store = Store::open_in_memory().unwrap();
+    let by_ten: fn(u32) -> i64 = |n| 1_000 + i64::from(n / 10);
+    for page in 0..5u32 {
+        let rows = ordered(&payloads(page * 1_000..(page + 1) * 1_000), by_ten);
+        let recs: Vec<NewRecord<'_>> =
+            rows.iter().map(|(o, i, b)| NewRecord { id: *i, order: *o, payload: b }).collect();
+        let out = store.commit_page("a", &recs, None, 1).unwrap();
+        assert_eq!((out.inserted, out.duplicates), (1_000, 0));
+    }
+    // Overlap: 4_500..5_500, half spooled, plus a repeat inside the page.
+    let mut overlap = ordered(&payloads(4_500..5_500), by_ten);
+    overlap.push(overlap[999].clone());
+    let recs: Vec<NewRecord<'_>> =
+        overlap.iter().map(|(o, i, b)| NewRecord { id: *i, order: *o, payload: b }).collect();
+    let out = store.commit_page("a", &recs, None, 2).unwrap();
+    assert_eq!((out.inserted, out.duplicates, out.last_seq), (500, 501, 5_500));
+    // A page whose orders span the whole spool (0 = no order key, and the newest): more
+    // keys in range than the scan reads, so every record is probed.
+    let mut wide = ordered(&payloads(0..3), |_| 0);
+    wide.extend(ordered(&payloads(5_490..5_510), by_ten));
+    wide.push(wide[4].clone());
+    let recs: Vec<NewRecord<'_>> = wide.iter().map(|(o, i, b)| NewRecord { id: *i, order: *o, payload: b }).collect();
+    let out = store.commit_page("a", &recs, None, 3).unwrap();
+    assert_eq!((out.inserted, out.duplicates, out.last_seq), (13, 11, 5_513));
+    let rows = store.read_batch(0, 10_000, usize::MAX).unwrap();
+    assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=5_513).collect::<Vec<_>>());
+}
+
+#[test]
 fn commit_page_is_atomic_when_the_mark_update_fails() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
