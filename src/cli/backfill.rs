@@ -1,7 +1,7 @@
 //! `auditbridge backfill`: exports a time range of a job again, through `/search`,
 //! under its own mark, with every event flagged as a replay where the format allows.
 
-use crate::pipeline::{self, BackfillRequest, StoreHandle};
+use crate::pipeline::{self, BackfillRequest};
 use crate::{backfill, shutdown};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,7 +36,7 @@ pub async fn backfill(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         let _ = tokio::signal::ctrl_c().await;
         trigger.trigger();
     });
-    let store = StoreHandle::new(pipeline::open_store(&config)?);
+    let store = pipeline::open_handle(&config)?;
     let report = pipeline::backfill(&config, &request, shutdown, store).await?;
     if report.failures.is_empty() {
         println!(

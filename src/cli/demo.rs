@@ -4,7 +4,7 @@
 //! acknowledgement, while a progress bar runs; a summary closes.
 
 use crate::config;
-use crate::pipeline::{self, RunOptions, StoreHandle};
+use crate::pipeline::{self, RunOptions};
 use crate::shutdown;
 use indicatif::{ProgressBar, ProgressStyle};
 use netwrix::emulator::{Emulator, EmulatorConfig};
@@ -52,7 +52,7 @@ pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
     toml.push_str(&splunk_sink(&hec_running.base_url));
     std::fs::write(out.join("demo.toml"), &toml)?;
     let config = config::parse(&toml, "demo.toml")?;
-    let store = StoreHandle::new(pipeline::open_store(&config)?);
+    let store = pipeline::open_handle(&config)?;
 
     let bar = ProgressBar::new(records as u64);
     bar.set_style(

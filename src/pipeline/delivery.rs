@@ -89,16 +89,22 @@ impl Delivery {
         }
         let mut spooled = self.shared.subscribe();
         let counters = self.shared.sinks.get(&self.name).cloned().unwrap_or_default();
-        let mut events = Vec::with_capacity(self.batch_records);
+        let loader = Loader {
+            store: self.store.clone(),
+            name: self.name.clone(),
+            jobs: self.jobs.clone(),
+            filter: self.filter.clone(),
+            limit: self.batch_records,
+            bytes: self.batch_bytes,
+        };
         while !self.shutdown.is_triggered() {
-            let (limit, bytes) = (self.batch_records, self.batch_bytes);
-            let rows =
-                self.store.call(move |s| s.read_batch(after, limit, bytes)).await.map_err(|e| self.state_err(e))?;
-            let Some(last) = rows.last().map(|r| r.seq) else {
+            // Marked before reading, so a page spooled after the read wakes the wait below.
+            spooled.mark_unchanged();
+            let loaded = loader.load(after).await.map_err(|e| self.state_err(e))?;
+            let Some(last) = loaded.last else {
                 if self.once && self.shared.fetchers_done() && after >= self.shared.max_seq() {
                     break;
                 }
-                spooled.mark_unchanged();
                 tokio::select! {
                     _ = spooled.changed() => {}
                     _ = self.shutdown.wait() => break,
@@ -107,34 +113,9 @@ impl Delivery {
                 }
                 continue;
             };
-            events.clear();
-            for row in rows {
-                let route = crate::backfill::route(&row.job);
-                if !self.jobs.as_ref().is_none_or(|jobs| jobs.iter().any(|j| j == route.job))
-                    || route.only_sink.is_some_and(|only| only != self.name)
-                {
-                    continue;
-                }
-                match netwrix::compact::decode(&row.payload) {
-                    Ok(record) if self.filter.as_ref().is_some_and(|f| !f.matches(&record)) => {}
-                    Ok(record) => events.push(Event {
-                        seq: row.seq,
-                        id: netwrix::RecordId(row.id),
-                        job: route.job.to_owned(),
-                        replay: route.replay,
-                        record,
-                    }),
-                    Err(e) => {
-                        tracing::error!(sink = %self.name, seq = row.seq, "spool row cannot be read and is skipped: {e}")
-                    }
-                }
-            }
-            let delivered = events.len() as u64;
-            if !events.is_empty() {
-                let batch = std::mem::take(&mut events);
-                let result = self.retry_transient(Op::Deliver(&batch), after).await;
-                events = batch;
-                match result? {
+            let delivered = loaded.events.len() as u64;
+            if !loaded.events.is_empty() {
+                match self.retry_transient(Op::Deliver(&loaded.events), after).await? {
                     Some(v) => value = v,
                     None => break,
                 }
@@ -204,5 +185,54 @@ impl Delivery {
 
     fn state_err(&self, error: state::StateError) -> SinkFailed {
         SinkFailed::State { sink: self.name.clone(), error }
+    }
+}
+
+/// A batch read from the spool: the last seq it covers (`None`: nothing after the
+/// cursor yet) and the events among its rows that this sink takes.
+struct Loaded {
+    last: Option<u64>,
+    events: Vec<Event>,
+}
+
+/// Reads a sink's batches from the spool and turns the rows it takes into events.
+struct Loader {
+    store: StoreHandle,
+    name: String,
+    jobs: Option<Vec<String>>,
+    filter: Option<crate::config::RouteFilter>,
+    limit: usize,
+    bytes: usize,
+}
+
+impl Loader {
+    /// The rows after seq `after`, as events for this sink.
+    async fn load(&self, after: u64) -> Result<Loaded, state::StateError> {
+        let (limit, bytes) = (self.limit, self.bytes);
+        let rows = self.store.read(move |s| s.read_batch(after, limit, bytes)).await?;
+        let last = rows.last().map(|r| r.seq);
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let route = crate::backfill::route(&row.job);
+            if !self.jobs.as_ref().is_none_or(|jobs| jobs.iter().any(|j| j == route.job))
+                || route.only_sink.is_some_and(|only| only != self.name)
+            {
+                continue;
+            }
+            match netwrix::compact::decode(&row.payload) {
+                Ok(record) if self.filter.as_ref().is_some_and(|f| !f.matches(&record)) => {}
+                Ok(record) => events.push(Event {
+                    seq: row.seq,
+                    id: netwrix::RecordId(row.id),
+                    job: route.job.to_owned(),
+                    replay: route.replay,
+                    record,
+                }),
+                Err(e) => {
+                    tracing::error!(sink = %self.name, seq = row.seq, "spool row cannot be read and is skipped: {e}")
+                }
+            }
+        }
+        Ok(Loaded { last, events })
     }
 }

@@ -59,42 +59,52 @@ impl Fetcher {
     async fn fetch_loop(&mut self) -> Result<(), JobFailed> {
         let counters = self.shared.jobs.get(&self.job).cloned().unwrap_or_default();
         let mut failing_since: Option<std::time::Instant> = None;
+        let job = self.job.clone();
+        // The committed mark, kept in memory after each commit (this fetcher is the
+        // only writer of its job's mark), so the next request can go out while the
+        // page before it commits.
+        let mut mark = self.store.call(move |s| s.mark(&job)).await.map_err(|e| self.state_err(e))?;
+        // The next page, requested while the previous one committed; not yet committed.
+        let mut prefetched: Option<Result<Page, ClientError>> = None;
         while !self.shutdown.is_triggered() {
             if !self.wait_for_room().await {
                 break;
             }
-            let job = self.job.clone();
-            let mark = self.store.call(move |s| s.mark(&job)).await.map_err(|e| self.state_err(e))?;
-            let started = std::time::Instant::now();
-            let request = async {
-                match (&self.search, &mark) {
-                    // A search job's mark is stored like an enum mark, and sent inside the search.
-                    (Some(search), _) => {
-                        let request = netwrix::SearchRequest { mark: mark.clone(), ..search.clone() };
-                        self.client.search(&request).await
-                    }
-                    (None, None) => self.client.first_page().await,
-                    (None, Some(mark)) => self.client.next_page(mark).await,
-                }
-            };
-            // A request in flight at shutdown is abandoned: its page was not committed,
-            // so the mark still points at it and the next start asks again.
-            let mut shutdown = self.shutdown.clone();
-            let result = tokio::select! {
-                result = request => result,
-                () = shutdown.wait() => break,
+            let result = match prefetched.take() {
+                Some(result) => result,
+                // A request in flight at shutdown is abandoned: its page was not committed,
+                // so the mark still points at it and the next start asks again.
+                None => match self.request(mark.clone(), &counters).await {
+                    Some(result) => result,
+                    None => break,
+                },
             };
             match result {
                 Ok(page) => {
                     self.backoff.reset();
                     failing_since = None;
-                    counters.page_latency.observe(started.elapsed());
                     let at_end = page.records.is_empty() || page.mark.is_none();
                     if page.mark.is_none() && !page.records.is_empty() {
                         tracing::warn!(job = %self.job, "the server sent a page without a continuation mark; treating it as the end of data");
                     }
-                    tracing::debug!(job = %self.job, records = page.records.len(), ms = started.elapsed().as_millis() as u64, "page fetched");
-                    self.commit(page, &counters).await?;
+                    let next_mark = page.mark.clone().or_else(|| mark.clone());
+                    if at_end || !self.room_for_two(page.records.len()) {
+                        self.commit(page, &counters).await?;
+                        mark = next_mark;
+                    } else {
+                        // Page k commits while page k+1 is requested with the mark that
+                        // follows page k. Commits stay in order: page k+1 is committed
+                        // only after page k's transaction, by the next turn of this loop.
+                        let (committed, next) =
+                            tokio::join!(self.commit(page, &counters), self.request(next_mark.clone(), &counters));
+                        committed?;
+                        mark = next_mark;
+                        match next {
+                            Some(result) => prefetched = Some(result),
+                            None => break,
+                        }
+                        continue;
+                    }
                     if at_end {
                         if self.once {
                             break;
@@ -136,27 +146,68 @@ impl Fetcher {
         Ok(())
     }
 
+    /// Requests the page after `mark` (the first page when `None`); `None` if the
+    /// shutdown came first.
+    async fn request(&self, mark: Option<String>, counters: &JobCounters) -> Option<Result<Page, ClientError>> {
+        let started = std::time::Instant::now();
+        let request = async {
+            match (&self.search, mark) {
+                // A search job's mark is stored like an enum mark, and sent inside the search.
+                (Some(search), mark) => {
+                    let request = netwrix::SearchRequest { mark, ..search.clone() };
+                    self.client.search(&request).await
+                }
+                (None, None) => self.client.first_page().await,
+                (None, Some(mark)) => self.client.next_page(&mark).await,
+            }
+        };
+        let mut shutdown = self.shutdown.clone();
+        let result = tokio::select! {
+            result = request => result,
+            () = shutdown.wait() => return None,
+        };
+        if let Ok(page) = &result {
+            counters.page_latency.observe(started.elapsed());
+            tracing::debug!(job = %self.job, records = page.records.len(), ms = started.elapsed().as_millis() as u64, "page fetched");
+        }
+        Some(result)
+    }
+
+    /// Whether the spool has room for the page about to commit and one more, so the
+    /// next page may be requested before this one is committed.
+    fn room_for_two(&self, page: usize) -> bool {
+        let backlog = self.shared.backlog().saturating_add(2 * page as u64);
+        let over_bytes = self.max_bytes.is_some_and(|max| self.shared.spool_bytes() > max);
+        backlog <= self.max_backlog && !over_bytes
+    }
+
     /// Commits `page` and its mark in one transaction.
     async fn commit(&self, page: Page, counters: &Arc<JobCounters>) -> Result<(), JobFailed> {
         let job = self.job.clone();
         let fetched = page.records.len() as u64;
         let now = chrono::Utc::now().timestamp_millis();
+        // The compact forms and ids are computed before the store is locked, so the
+        // sinks' acks and other jobs' commits are not held up by them.
+        let prepared = tokio::task::spawn_blocking(move || {
+            let rows: Vec<(netwrix::RecordId, i64, Vec<u8>)> = page
+                .records
+                .iter()
+                .map(|record| {
+                    let payload = netwrix::compact::to_vec(record);
+                    (netwrix::RecordId::of_compact(&payload), netwrix::compact::order_key(&payload), payload)
+                })
+                .collect();
+            (rows, page.mark)
+        })
+        .await
+        .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
         let outcome = self
             .store
             .call(move |s| {
-                let mut payloads = Vec::with_capacity(page.records.len());
-                for record in &page.records {
-                    payloads.push(netwrix::compact::to_vec(record));
-                }
-                let rows: Vec<NewRecord<'_>> = payloads
-                    .iter()
-                    .map(|p| NewRecord {
-                        id: netwrix::RecordId::of_compact(p).0,
-                        order: netwrix::compact::order_key(p),
-                        payload: p,
-                    })
-                    .collect();
-                let outcome = s.commit_page(&job, &rows, page.mark.as_deref(), now)?;
+                let (rows, mark) = prepared;
+                let rows: Vec<NewRecord<'_>> =
+                    rows.iter().map(|(id, order, payload)| NewRecord { id: id.0, order: *order, payload }).collect();
+                let outcome = s.commit_page(&job, &rows, mark.as_deref(), now)?;
                 s.record_job_error(&job, None)?;
                 Ok(outcome)
             })

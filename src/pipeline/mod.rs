@@ -54,6 +54,12 @@ pub fn open_store(config: &Config) -> anyhow::Result<state::Store> {
         .with_context(|| format!("opening the state file {}", config.state.path.display()))
 }
 
+/// Opens the store a config names as the pipeline uses it: a writing connection and a
+/// second one for the sinks' reads.
+pub fn open_handle(config: &Config) -> anyhow::Result<StoreHandle> {
+    Ok(StoreHandle::with_reader(open_store(config)?, open_store(config)?))
+}
+
 /// Builds the API client of a job.
 pub fn client_for(job: &JobConfig) -> anyhow::Result<Client> {
     client_for_with_count(job, job.count.as_ref().map(|c| *c.get_ref() as usize))
@@ -122,7 +128,7 @@ pub fn sink_for(sink: &SinkConfig) -> Box<dyn sinks::Sink> {
 
 /// Runs the pipeline until `shutdown` (or, with `once`, until everything is delivered).
 pub async fn run(config: &Config, options: RunOptions, shutdown: Shutdown) -> anyhow::Result<RunReport> {
-    let store = StoreHandle::new(open_store(config)?);
+    let store = open_handle(config)?;
     run_with(config, options, shutdown, store, None).await
 }
 
@@ -350,7 +356,11 @@ async fn run_plans(
         s.stop().await;
     }
     let names: Vec<String> = config.sinks.iter().filter(|_| deliver).map(|s| s.name.clone()).collect();
-    if let Err(e) = store.call(move |s| s.prune(&names.iter().map(String::as_str).collect::<Vec<_>>())).await {
+    let pruned = store.call(move |s| {
+        s.prune(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
+        s.sync()
+    });
+    if let Err(e) = pruned.await {
         tracing::warn!("pruning the spool: {e}");
     }
     Ok(report)
@@ -428,6 +438,13 @@ async fn prune_loop(
                 Ok((pruned, s.used_bytes()?, oldest))
             })
             .await;
+        // Acks and prunes are committed without their own fsync; this bounds how many a
+        // power loss can undo to those of the last `prune_interval`. Through the reading
+        // connection: the checkpoint that does it then runs beside page commits.
+        let result = match result {
+            Ok(done) => store.read(|s| s.sync()).await.map(|()| done),
+            Err(e) => Err(e),
+        };
         match result {
             Ok((pruned, bytes, oldest)) => {
                 if pruned > 0 {
