@@ -14,24 +14,52 @@
 //! Details are joined by the caller's separator (CEF: a line feed, written `\n`; LEEF: `; `).
 
 use netwrix::Detail;
-use std::fmt::Write;
+use std::cell::Cell;
+
+thread_local! {
+    /// The buffer [`with_rendered`] renders into, kept per thread so that the details of
+    /// each record do not cost a new `String`. It is taken out while in use, so a nested
+    /// call simply starts an empty one.
+    static SCRATCH: Cell<String> = const { Cell::new(String::new()) };
+}
+
+/// Longest scratch buffer kept between records; a larger one is freed after use.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+/// Calls `f` with the text of `details` ([`render`] with `separator`), rendered into a
+/// buffer reused across calls on the same thread.
+pub fn with_rendered<R>(details: &[Detail], separator: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut text = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    text.clear();
+    render(details, separator, &mut text);
+    let result = f(&text);
+    if text.capacity() <= SCRATCH_KEEP {
+        // Fails only while the thread is torn down; the buffer is then just dropped.
+        let _ = SCRATCH.try_with(|cell| cell.set(text));
+    }
+    result
+}
 
 /// Appends the text of `details` to `out`, separated by `separator`.
-pub fn render(details: &[Detail], separator: &str, out: &mut String) {
+pub fn render<'d>(details: &'d [Detail], separator: &str, out: &mut String) {
     for (i, d) in details.iter().enumerate() {
         if i > 0 {
             out.push_str(separator);
         }
-        let present = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
-        let p = &d.property_name;
-        // Writing into a String cannot fail.
-        let _ = match (present(&d.message), present(&d.before), present(&d.after)) {
-            (Some(m), _, _) => write!(out, "{m}"),
-            (None, Some(b), Some(a)) => write!(out, "{p} changed from \"{b}\" to \"{a}\""),
-            (None, None, Some(a)) => write!(out, "{p} set to \"{a}\""),
-            (None, Some(b), None) => write!(out, "{p} cleared (was \"{b}\")"),
-            (None, None, None) => write!(out, "{p}"),
+        let present = |v: &'d Option<String>| v.as_deref().filter(|s| !s.is_empty());
+        let p = d.property_name.as_str();
+        // Pieces pushed one by one: `write!` and its formatting machinery cost more than
+        // the text itself, and this runs for every CEF and LEEF record with details.
+        let pieces: [&str; 6] = match (present(&d.message), present(&d.before), present(&d.after)) {
+            (Some(m), _, _) => [m, "", "", "", "", ""],
+            (None, Some(b), Some(a)) => [p, " changed from \"", b, "\" to \"", a, "\""],
+            (None, None, Some(a)) => [p, " set to \"", a, "\"", "", ""],
+            (None, Some(b), None) => [p, " cleared (was \"", b, "\")", "", ""],
+            (None, None, None) => [p, "", "", "", "", ""],
         };
+        for piece in pieces {
+            out.push_str(piece);
+        }
     }
 }
 
@@ -46,6 +74,18 @@ mod tests {
             after: a.map(Into::into),
             message: m.map(Into::into),
         }
+    }
+
+    #[test]
+    fn the_lent_text_is_the_rendered_text_even_when_nested() {
+        let outer = [d("a", Some("1"), Some("2"), None)];
+        let inner = [d("b", None, None, Some("m")), d("c", None, Some("3"), None)];
+        let got = with_rendered(&outer, "; ", |o| {
+            let i = with_rendered(&inner, "\n", str::to_owned);
+            format!("{o}|{i}")
+        });
+        assert_eq!(got, "a changed from \"1\" to \"2\"|m\nc set to \"3\"");
+        assert_eq!(with_rendered(&inner, "; ", str::to_owned), "m; c set to \"3\"");
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //! and every other C0 control character in a value become a space; in header fields a
 //! `|` becomes `/` and control characters a space. `=` and `\` are written as they are.
 
-use super::limit::{push_capped, push_str_capped, put_utf8};
+use super::cef::{decimal, hex_id, when_millis};
+use super::limit::{push_capped, push_str_capped, put_utf8, Specials};
 use super::severity::{self, Level, DEFAULT_LEVEL};
 use crate::Event;
 use serde::{Deserialize, Deserializer};
@@ -171,7 +172,12 @@ pub fn write_header(
         LeefVersion::V2 => b"LEEF:2.0|",
     });
     for (value, max) in [(vendor, 255), (product, 255), (product_version, 255), (event_id, EVENT_ID_MAX)] {
-        push_capped(out, value.chars(), max, sanitize_header_char);
+        // A value with nothing to replace that fits is copied whole.
+        if value.len() <= max && HEADER_SPECIALS.find(value.as_bytes(), 0) == value.len() {
+            out.extend_from_slice(value.as_bytes());
+        } else {
+            push_capped(out, value.chars(), max, sanitize_header_char);
+        }
         out.push(b'|');
     }
     if version == LeefVersion::V2 {
@@ -179,6 +185,9 @@ pub fn write_header(
         out.push(b'|');
     }
 }
+
+/// The bytes [`sanitize_header_char`] changes: `|` and the control characters.
+const HEADER_SPECIALS: Specials = Specials::controls_and_one(b'|', false);
 
 fn sanitize_header_char(c: char, out: &mut Vec<u8>) {
     match c {
@@ -192,13 +201,19 @@ fn sanitize_header_char(c: char, out: &mut Vec<u8>) {
 pub struct Attributes<'o> {
     out: &'o mut Vec<u8>,
     delimiter: char,
+    /// The bytes that send a char of a value down the slow path: control bytes and the
+    /// delimiter (for a non-ASCII delimiter, every non-ASCII byte).
+    specials: Specials,
     empty: bool,
 }
 
 impl<'o> Attributes<'o> {
     /// Starts the attributes at the end of `out` (right after the header).
     pub fn new(out: &'o mut Vec<u8>, delimiter: Delimiter) -> Self {
-        Attributes { out, delimiter: delimiter.0, empty: true }
+        let d = delimiter.0;
+        let specials =
+            if d.is_ascii() { Specials::controls_and_one(d as u8, false) } else { Specials::controls_and_one(0, true) };
+        Attributes { out, delimiter: d, specials, empty: true }
     }
 
     /// Appends `key=value` with the value sanitised and capped at `max` bytes; an empty
@@ -214,10 +229,7 @@ impl<'o> Attributes<'o> {
         self.out.extend_from_slice(key.as_bytes());
         self.out.push(b'=');
         let delimiter = self.delimiter;
-        // Fast path: no control byte and no delimiter (a non-ASCII delimiter: no
-        // non-ASCII byte at all) means every char is written as it is.
-        let special = |b: u8| b < 0x20 || if delimiter.is_ascii() { b == delimiter as u8 } else { b >= 0x80 };
-        push_str_capped(self.out, value, max, special, |c, out| {
+        push_str_capped(self.out, value, max, &self.specials, |c, out| {
             if c == delimiter || (c.is_ascii_control() && c != '\u{7f}') {
                 out.push(b' ');
             } else {
@@ -230,22 +242,24 @@ impl<'o> Attributes<'o> {
 /// The mapping: calls `field(key, value, max)` for each attribute of `event`, in wire order.
 pub fn visit(event: &Event, options: &LeefOptions, mut field: impl FnMut(&str, &str, usize)) {
     let r = &event.record;
-    let when = r.when_utc();
+    let when = when_millis(r);
     let level = severity::level(&r.action, &options.severity, options.default_severity).get().max(1);
     field("cat", &r.object_type, usize::MAX);
-    if let Some(t) = when {
-        field("devTime", &t.timestamp_millis().to_string(), usize::MAX);
+    let mut digits = [0u8; 20];
+    if let Some(ms) = when {
+        field("devTime", decimal(ms, &mut digits), usize::MAX);
     }
-    field("sev", &level.to_string(), usize::MAX);
+    field("sev", decimal(i64::from(level), &mut digits), usize::MAX);
     field("usrName", &r.who, USR_NAME_MAX);
     let workstation = r.workstation.as_deref().unwrap_or("");
-    if workstation.trim().parse::<IpAddr>().is_ok() {
+    if is_ip(workstation.trim()) {
         field("src", workstation.trim(), usize::MAX);
     }
-    if r.where_.trim().parse::<IpAddr>().is_ok() {
+    if is_ip(r.where_.trim()) {
         field("dst", r.where_.trim(), usize::MAX);
     }
-    field("recordId", &event.id.to_string(), usize::MAX);
+    let mut hex = [0u8; 32];
+    field("recordId", hex_id(&event.id, &mut hex), usize::MAX);
     field("action", &r.action, usize::MAX);
     field("what", &r.what, usize::MAX);
     field("where", &r.where_, usize::MAX);
@@ -264,10 +278,14 @@ pub fn visit(event: &Event, options: &LeefOptions, mut field: impl FnMut(&str, &
         field("when", &r.when, usize::MAX);
     }
     if !r.details.is_empty() {
-        let mut details = String::new();
-        super::details::render(&r.details, "; ", &mut details);
-        field("details", &details, usize::MAX);
+        super::details::with_rendered(&r.details, "; ", |details| field("details", details, usize::MAX));
     }
+}
+
+/// Whether `s` parses as an IP address. Only hex digits, `.` and `:` can make one, so
+/// host names (most Workstation and Where values) are turned away before the parser.
+fn is_ip(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':') && s.parse::<IpAddr>().is_ok()
 }
 
 /// Appends the LEEF record of `event` to `out` (one line, no trailing newline).
@@ -353,6 +371,13 @@ mod tests {
         let mut out = Vec::new();
         write_header(LeefVersion::V2, Delimiter('|'), hdr("Read|Write\n"), &mut out);
         assert_eq!(text(out), "LEEF:2.0|Netwrix|Auditor|10.8|Read/Write |x7C|");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_ip_prefilter_turns_away_no_address(s in "[0-9a-fA-F.:xg% -]{0,20}|[0-9]{1,3}(\\.[0-9]{1,3}){3}") {
+            proptest::prop_assert_eq!(is_ip(&s), s.parse::<IpAddr>().is_ok());
+        }
     }
 
     #[test]
