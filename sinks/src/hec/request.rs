@@ -78,12 +78,15 @@ impl Encoded {
     }
 }
 
-/// The body to send for `data`: gzipped (default level) or as it is.
+/// The body to send for `data`: gzipped or as it is. Gzip runs at its fastest level:
+/// audit JSON is repetitive enough that level 1 still shrinks it several times, at a
+/// fraction of the default level's CPU (docs/performance.md), and the CPU is what the
+/// exporter, not the network, runs short of on a loaded host.
 pub(crate) fn body(data: &[u8], gzip: bool) -> Vec<u8> {
     if !gzip {
         return data.to_vec();
     }
-    let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), Compression::default());
+    let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), Compression::fast());
     // Writing into a `Vec` cannot fail.
     let _ = encoder.write_all(data);
     encoder.finish().unwrap_or_default()
