@@ -19,7 +19,13 @@ const TOPIC: &str = "netwrix-audit";
 
 fn bridge(config: &std::path::Path, once: bool) -> std::process::Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_auditbridge"));
-    cmd.args(["run", "--config"]).arg(config).stdout(Stdio::null()).stderr(Stdio::null());
+    // The bridges' logs go beside the config, to show on a failure.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(config.with_file_name("bridge.log"))
+        .expect("open bridge.log");
+    cmd.args(["run", "--config"]).arg(config).stdout(Stdio::null()).stderr(log);
     if once {
         cmd.arg("--once");
     }
@@ -66,6 +72,19 @@ async fn sigkill_three_times_during_a_kafka_export_leaves_every_record_once() {
     let read = tokio::task::spawn_blocking(move || read_all(&bootstrap, TOPIC)).await.unwrap();
     let keys: HashSet<&str> = read.iter().map(|r| r.key.as_str()).collect();
     assert_eq!(keys.len(), RECORDS, "every record is there");
+    if read.len() != RECORDS {
+        let mut by_key: std::collections::HashMap<&str, Vec<String>> = Default::default();
+        for r in &read {
+            by_key.entry(r.key.as_str()).or_default().push(format!("{}@{}", r.headers["auditbridge-seq"], r.partition));
+        }
+        let mut dups: Vec<_> = by_key.iter().filter(|(_, v)| v.len() > 1).map(|(_, v)| v.join(",")).collect();
+        dups.sort();
+        eprintln!("duplicated (seq@partition): {} first {:?} last {:?}", dups.len(), dups.first(), dups.last());
+        let log = std::fs::read_to_string(config.with_file_name("bridge.log")).unwrap_or_default();
+        for line in log.lines().filter(|l| !l.contains(" INFO ") || l.contains("kafka")) {
+            eprintln!("bridge: {line}");
+        }
+    }
     assert_eq!(read.len(), RECORDS, "and none twice");
     let expected = expected_ids(RECORDS);
     assert!(expected.iter().all(|id| keys.contains(id.as_str())));
