@@ -196,6 +196,8 @@ struct Loaded {
 }
 
 /// Reads a sink's batches from the spool and turns the rows it takes into events.
+/// Apart from [`Delivery`] because that holds the sink, which is `Send` but not `Sync`:
+/// a `&Delivery` held across the read's await would make the delivery task not `Send`.
 struct Loader {
     store: StoreHandle,
     name: String,

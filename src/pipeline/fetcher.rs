@@ -88,7 +88,9 @@ impl Fetcher {
                         tracing::warn!(job = %self.job, "the server sent a page without a continuation mark; treating it as the end of data");
                     }
                     let next_mark = page.mark.clone().or_else(|| mark.clone());
-                    if at_end || !self.room_for_two(page.records.len()) {
+                    // The next page is requested early only if the spool takes this
+                    // page and that one too.
+                    if at_end || !self.has_room(2 * page.records.len() as u64) {
                         self.commit(page, &counters).await?;
                         mark = next_mark;
                     } else {
@@ -173,12 +175,13 @@ impl Fetcher {
         Some(result)
     }
 
-    /// Whether the spool has room for the page about to commit and one more, so the
-    /// next page may be requested before this one is committed.
-    fn room_for_two(&self, page: usize) -> bool {
-        let backlog = self.shared.backlog().saturating_add(2 * page as u64);
-        let over_bytes = self.max_bytes.is_some_and(|max| self.shared.spool_bytes() > max);
-        backlog <= self.max_backlog && !over_bytes
+    /// Whether the spool takes `extra` more records: the slowest sink's backlog plus
+    /// them stays within `max_backlog`, and the state file is within `max_bytes` (or no
+    /// sink has anything left to take, so waiting would not shrink it).
+    fn has_room(&self, extra: u64) -> bool {
+        let backlog = self.shared.backlog();
+        let over_bytes = self.max_bytes.is_some_and(|max| self.shared.spool_bytes() > max) && backlog > 0;
+        backlog.saturating_add(extra) <= self.max_backlog && !over_bytes
     }
 
     /// Commits `page` and its mark in one transaction.
@@ -241,15 +244,13 @@ impl Fetcher {
     async fn wait_for_room(&mut self) -> bool {
         let mut logged = false;
         loop {
-            let backlog = self.shared.backlog();
-            let over_bytes = self.max_bytes.is_some_and(|max| self.shared.spool_bytes() > max) && backlog > 0;
-            if backlog <= self.max_backlog && !over_bytes {
+            if self.has_room(0) {
                 break;
             }
             if !logged {
                 tracing::info!(
                     job = %self.job,
-                    backlog,
+                    backlog = self.shared.backlog(),
                     max_records = self.max_backlog,
                     spool_bytes = self.shared.spool_bytes(),
                     "spool full: fetching paused until sinks catch up"

@@ -91,8 +91,8 @@ impl Store {
     /// undo it (the WAL is written), and it becomes durable against power loss with
     /// the next synced commit (a page, a prune) or [`Store::sync`]. Power loss before
     /// that moves the cursor back, so the sink is sent those records again, with the
-    /// same ids; nothing is lost, since rows are deleted only by a synced prune that
-    /// comes after the acks it relies on. The fsync saved is one per batch per sink,
+    /// same ids. Nothing is lost: WAL recovery keeps a prefix of the commits, so a
+    /// prune (which relies on acks) survives only if the acks before it did. The fsync saved is one per batch per sink,
     /// which otherwise queues behind the page commits on the one writing connection.
     pub fn ack(&mut self, sink: &str, seq: u64, value: Option<&[u8]>, delivered: u64) -> Result<(), StateError> {
         self.without_fsync(|s| s.ack_in_tx(sink, seq, value, delivered))
