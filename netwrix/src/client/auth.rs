@@ -19,8 +19,9 @@
 //!   hashes method + [`RequestInfo::uri`] ([`crate::authproto::digest`]) and retries; a second
 //!   401 gives up unless the challenge says `stale=true`. (`super::digest`)
 //! - **NTLM**: `next(None)` sends the type-1 message, `next(Some(401))` decodes the type-2
-//!   challenge from `WWW-Authenticate: NTLM …` and sends type 3 ([`crate::authproto::ntlm`]), a third
-//!   401 gives up (`super::ntlm`). [`Authenticator::connection_bound`] returns true, so the client keeps one
+//!   challenge from `WWW-Authenticate: NTLM …` and sends type 3 ([`crate::authproto::ntlm`]); a 401
+//!   to type 3 gives up, unless it came on another connection than the challenge (then the handshake
+//!   starts over, [`Challenge::connection_changed`]) (`super::ntlm`). [`Authenticator::connection_bound`] returns true, so the client keeps one
 //!   idle connection per host and the three legs share it (the client is HTTP/1.1 only).
 //! - **Negotiate**: like NTLM with the `Negotiate` token (SPNEGO wrapping NTLM, or Kerberos).
 //! - **Auto**: an authenticator that sends nothing first, then picks the strongest scheme the
@@ -52,6 +53,10 @@ pub struct Challenge<'a> {
     pub status: StatusCode,
     /// All response headers; the `WWW-Authenticate` values are the challenges.
     pub headers: &'a HeaderMap,
+    /// This answer came on another connection than the previous leg's answer (told by
+    /// the local address; false when either is unknown). A connection-bound handshake
+    /// whose last leg was refused on a new connection was not refused for its credentials.
+    pub connection_changed: bool,
 }
 
 impl Challenge<'_> {
@@ -204,7 +209,7 @@ mod tests {
         let decoded = base64::engine::general_purpose::STANDARD.decode(token).unwrap();
         assert_eq!(String::from_utf8(decoded).unwrap(), r"CORP\jdoe:pä:ss");
         let headers = HeaderMap::new();
-        let challenge = Challenge { status: StatusCode::UNAUTHORIZED, headers: &headers };
+        let challenge = Challenge { status: StatusCode::UNAUTHORIZED, headers: &headers, connection_changed: false };
         assert!(matches!(exchange.next(Some(challenge)).await.unwrap(), AuthStep::GiveUp));
     }
 

@@ -5,6 +5,14 @@
 //! The handshake authenticates the TCP connection it runs on, so the client is built
 //! HTTP/1.1-only with one idle connection per host, reads every 401 body to the end, and
 //! sends its requests one at a time: the three legs then share one connection.
+//!
+//! That sharing is likely, not certain: the pool gets a connection back only after the
+//! task driving it noticed the body's end, so a leg sent right after the previous answer
+//! may go out on a fresh connection, where the server holds no CHALLENGE and answers
+//! the AUTHENTICATE message with a new 401. A refused AUTHENTICATE that came back on
+//! another connection than the CHALLENGE therefore starts the handshake over (at most
+//! [`RESTARTS`] times); one refused on the CHALLENGE's own connection means wrong
+//! credentials and gives up at once, so a wrong password still costs one failed logon.
 
 use std::fmt;
 use std::sync::Arc;
@@ -24,6 +32,9 @@ pub struct Ntlm {
     initiator: Arc<ntlm::Initiator>,
     negotiate: bool,
 }
+
+/// How many times an AUTHENTICATE refused on a new connection starts the handshake over.
+pub(crate) const RESTARTS: u8 = 2;
 
 impl Ntlm {
     pub fn new(credentials: &Credentials, negotiate: bool) -> Ntlm {
@@ -51,15 +62,17 @@ impl Authenticator for Ntlm {
     }
 
     fn begin(&self, _request: RequestInfo<'_>) -> Box<dyn AuthExchange> {
-        Box::new(Exchange { initiator: self.initiator.clone(), negotiate: self.negotiate, leg: 0 })
+        Box::new(Exchange { initiator: self.initiator.clone(), negotiate: self.negotiate, leg: 0, restarts: 0 })
     }
 }
 
 struct Exchange {
     initiator: Arc<ntlm::Initiator>,
     negotiate: bool,
-    /// Legs sent so far.
+    /// Legs sent so far in this handshake.
     leg: u8,
+    /// Handshakes started over after a refused AUTHENTICATE.
+    restarts: u8,
 }
 
 impl Exchange {
@@ -69,6 +82,14 @@ impl Exchange {
         } else {
             "NTLM"
         }
+    }
+
+    /// The first leg: the NEGOTIATE message.
+    fn negotiate_message(&mut self) -> Result<AuthStep, ClientError> {
+        self.leg = 1;
+        let negotiate = self.initiator.negotiate();
+        let token = if self.negotiate { spnego::init(&negotiate) } else { negotiate };
+        self.header(&token)
     }
 
     fn header(&self, token: &[u8]) -> Result<AuthStep, ClientError> {
@@ -84,13 +105,17 @@ impl AuthExchange for Exchange {
     async fn next(&mut self, challenge: Option<Challenge<'_>>) -> Result<AuthStep, ClientError> {
         let scheme = self.scheme();
         let Some(challenge) = challenge else {
-            self.leg = 1;
-            let negotiate = self.initiator.negotiate();
-            let token = if self.negotiate { spnego::init(&negotiate) } else { negotiate };
-            return self.header(&token);
+            return self.negotiate_message();
         };
         if self.leg != 1 {
-            // The answer to our AUTHENTICATE message was another 401: wrong credentials.
+            // The answer to our AUTHENTICATE message was another 401: on the CHALLENGE's
+            // connection, wrong credentials; on another one, the server never saw the
+            // CHALLENGE it answers.
+            if challenge.connection_changed && self.restarts < RESTARTS {
+                self.restarts += 1;
+                tracing::debug!(scheme, "AUTHENTICATE went out on a new connection; starting the handshake over");
+                return self.negotiate_message();
+            }
             return Ok(AuthStep::GiveUp);
         }
         self.leg = 2;
@@ -125,5 +150,65 @@ impl AuthExchange for Exchange {
             authenticate
         };
         self.header(&token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
+    use reqwest::{Method, StatusCode};
+
+    use super::*;
+
+    fn token(step: AuthStep) -> Vec<u8> {
+        let AuthStep::Send(Some(value)) = step else { panic!("no Authorization header") };
+        let text = value.to_str().unwrap().strip_prefix("NTLM ").unwrap().to_string();
+        STANDARD.decode(text).unwrap()
+    }
+
+    fn unauthorized(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(WWW_AUTHENTICATE, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    fn message_type(message: &[u8]) -> Option<&[u8]> {
+        message.get(8..12)
+    }
+
+    fn unauthorized_on(headers: &HeaderMap, connection_changed: bool) -> Challenge<'_> {
+        Challenge { status: StatusCode::UNAUTHORIZED, headers, connection_changed }
+    }
+
+    /// An AUTHENTICATE refused on a connection that never saw the CHALLENGE starts the
+    /// handshake over, at most [`RESTARTS`] times; one refused on the CHALLENGE's own
+    /// connection (wrong credentials) gives up at once.
+    #[tokio::test]
+    async fn only_a_refusal_on_a_new_connection_starts_over() {
+        let auth = Ntlm::new(&Credentials::new(r"CORP\jdoe", "secret"), false);
+        let get = Method::GET;
+        let refused = unauthorized("NTLM");
+        for same_connection_at in [0, 1, RESTARTS, RESTARTS + 1] {
+            let mut exchange = auth.begin(RequestInfo { method: &get, uri: "/netwrix/api/v1/activity_records/enum" });
+            let mut negotiate = token(exchange.next(None).await.unwrap());
+            for round in 0.. {
+                assert_eq!(message_type(&negotiate), Some(&[1, 0, 0, 0][..]), "round {round}: NEGOTIATE");
+                let (_, challenge) = ntlm::Acceptor::challenge(&negotiate, "NETWRIX", "CORP").unwrap();
+                let headers = unauthorized(&format!("NTLM {}", STANDARD.encode(challenge)));
+                let step = exchange.next(Some(unauthorized_on(&headers, false))).await.unwrap();
+                assert_eq!(message_type(&token(step)), Some(&[3, 0, 0, 0][..]), "round {round}: AUTHENTICATE");
+                let changed = round != same_connection_at;
+                match exchange.next(Some(unauthorized_on(&refused, changed))).await.unwrap() {
+                    AuthStep::GiveUp => {
+                        assert_eq!(round, same_connection_at.min(RESTARTS), "gave up in round {round}");
+                        break;
+                    }
+                    step => {
+                        assert!(changed && round < RESTARTS, "round {round}: started over");
+                        negotiate = token(step);
+                    }
+                }
+            }
+        }
     }
 }

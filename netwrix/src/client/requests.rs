@@ -2,9 +2,11 @@
 //! sent, timed, logged, and its response read and turned into a value or a [`ClientError`].
 
 use std::error::Error as StdError;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
+use hyper_util::client::legacy::connect::HttpInfo;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
 
@@ -17,9 +19,10 @@ use crate::format::{DecodeError, Format, Page};
 use crate::model::ActivityRecord;
 use crate::search::SearchRequest;
 
-/// At most this many legs per request (NTLM needs three); guards against a server that
-/// challenges forever.
-const MAX_AUTH_LEGS: usize = 4;
+/// At most this many legs per request: `auto`'s bare request, then NTLM's two legs, again
+/// for each restart after a change of connection (`super::ntlm::RESTARTS`); guards against
+/// a server that challenges forever.
+const MAX_AUTH_LEGS: usize = 1 + 2 * (1 + super::ntlm::RESTARTS as usize);
 
 /// How much of an unexpected body goes into an error.
 const BODY_SNIPPET_CHARS: usize = 512;
@@ -99,9 +102,15 @@ impl Client {
             None => url.path().to_string(),
         };
         let mut auth = self.inner.auth.begin(RequestInfo { method, uri: &uri });
-        let mut challenge_headers: Option<(StatusCode, HeaderMap)> = None;
+        let mut challenge_headers: Option<(StatusCode, HeaderMap, bool)> = None;
+        // The local address of the previous leg's connection.
+        let mut previous_connection: Option<SocketAddr> = None;
         for leg in 1..=MAX_AUTH_LEGS {
-            let challenge = challenge_headers.as_ref().map(|(status, headers)| Challenge { status: *status, headers });
+            let challenge = challenge_headers.as_ref().map(|(status, headers, connection_changed)| Challenge {
+                status: *status,
+                headers,
+                connection_changed: *connection_changed,
+            });
             let authorization = match auth.next(challenge).await? {
                 AuthStep::Send(value) => value,
                 AuthStep::GiveUp => break,
@@ -117,6 +126,9 @@ impl Client {
             let response = request.send().await.map_err(transport_error)?;
             let status = response.status();
             let headers = response.headers().clone();
+            let connection = response.extensions().get::<HttpInfo>().map(HttpInfo::local_addr);
+            let connection_changed = matches!((previous_connection, connection), (Some(a), Some(b)) if a != b);
+            previous_connection = connection;
             // Read to the end even for a 401, so a connection-bound scheme keeps its connection.
             let bytes = response.bytes().await.map_err(transport_error)?;
             tracing::debug!(
@@ -126,13 +138,14 @@ impl Client {
                 bytes = bytes.len(),
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 leg,
+                connection_changed,
                 "netwrix request"
             );
             if status != StatusCode::UNAUTHORIZED {
                 auth.finish(&headers)?;
                 return Ok((status, bytes));
             }
-            challenge_headers = Some((status, headers));
+            challenge_headers = Some((status, headers, connection_changed));
         }
         Err(ClientError::Unauthorized { scheme: self.inner.auth.scheme().to_string() })
     }
