@@ -61,15 +61,24 @@ impl Fetcher {
         let mut failing_since: Option<std::time::Instant> = None;
         let job = self.job.clone();
         // The committed mark, kept in memory after each commit (this fetcher is the
-        // only writer of its job's mark) instead of read back before every request.
+        // only writer of its job's mark), so the next request can go out while the
+        // page before it commits.
         let mut mark = self.store.call(move |s| s.mark(&job)).await.map_err(|e| self.state_err(e))?;
+        // The next page, requested while the previous one committed; not yet committed.
+        let mut prefetched: Option<Result<Page, ClientError>> = None;
         while !self.shutdown.is_triggered() {
             if !self.wait_for_room().await {
                 break;
             }
-            // A request in flight at shutdown is abandoned: its page was not committed,
-            // so the mark still points at it and the next start asks again.
-            let Some(result) = self.request(mark.clone(), &counters).await else { break };
+            let result = match prefetched.take() {
+                Some(result) => result,
+                // A request in flight at shutdown is abandoned: its page was not committed,
+                // so the mark still points at it and the next start asks again.
+                None => match self.request(mark.clone(), &counters).await {
+                    Some(result) => result,
+                    None => break,
+                },
+            };
             match result {
                 Ok(page) => {
                     self.backoff.reset();
@@ -79,8 +88,25 @@ impl Fetcher {
                         tracing::warn!(job = %self.job, "the server sent a page without a continuation mark; treating it as the end of data");
                     }
                     let next_mark = page.mark.clone().or_else(|| mark.clone());
-                    self.commit(page, &counters).await?;
-                    mark = next_mark;
+                    // The next page is requested early only if the spool takes this
+                    // page and that one too.
+                    if at_end || !self.has_room(2 * page.records.len() as u64) {
+                        self.commit(page, &counters).await?;
+                        mark = next_mark;
+                    } else {
+                        // Page k commits while page k+1 is requested with the mark that
+                        // follows page k. Commits stay in order: page k+1 is committed
+                        // only after page k's transaction, by the next turn of this loop.
+                        let (committed, next) =
+                            tokio::join!(self.commit(page, &counters), self.request(next_mark.clone(), &counters));
+                        committed?;
+                        mark = next_mark;
+                        match next {
+                            Some(result) => prefetched = Some(result),
+                            None => break,
+                        }
+                        continue;
+                    }
                     if at_end {
                         if self.once {
                             break;
@@ -149,13 +175,13 @@ impl Fetcher {
         Some(result)
     }
 
-    /// Whether the spool takes more: the slowest sink's backlog is within `max_backlog`
-    /// and the state file within `max_bytes` (or no sink has anything left to take, so
-    /// waiting would not shrink it).
-    fn has_room(&self) -> bool {
+    /// Whether the spool takes `extra` more records: the slowest sink's backlog plus
+    /// them stays within `max_backlog`, and the state file is within `max_bytes` (or no
+    /// sink has anything left to take, so waiting would not shrink it).
+    fn has_room(&self, extra: u64) -> bool {
         let backlog = self.shared.backlog();
         let over_bytes = self.max_bytes.is_some_and(|max| self.shared.spool_bytes() > max) && backlog > 0;
-        backlog <= self.max_backlog && !over_bytes
+        backlog.saturating_add(extra) <= self.max_backlog && !over_bytes
     }
 
     /// Commits `page` and its mark in one transaction.
@@ -218,7 +244,7 @@ impl Fetcher {
     async fn wait_for_room(&mut self) -> bool {
         let mut logged = false;
         loop {
-            if self.has_room() {
+            if self.has_room(0) {
                 break;
             }
             if !logged {
