@@ -44,11 +44,16 @@ pub use spool::{CommitOutcome, NewRecord, SpoolRow};
 /// with `SQLITE_BUSY` (e.g. while a status command reads the file).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// WAL pages after which a commit checkpoints by itself (SQLite's default is 1,000, 4 MiB).
-/// Larger, so that the checkpoints of a busy spool are mostly run by [`Store::sync`] from
-/// a connection other than the one committing pages, instead of inside a page commit
-/// every eight pages; the WAL stays bounded at about 32 MiB.
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 8_192;
+/// WAL size after which a commit checkpoints by itself (SQLite's default is 1,000 pages,
+/// 4 MiB with 4 KiB pages). Larger, so that the checkpoints of a busy spool are mostly
+/// run by [`Store::sync`] from a connection other than the one committing pages, instead
+/// of inside a page commit every eight pages; the WAL stays bounded at about 32 MiB.
+const WAL_AUTOCHECKPOINT_BYTES: i64 = 32 * 1024 * 1024;
+
+/// The page size of a new state file (SQLite's default is 4 KiB). A spool row is about
+/// half a KiB, so a 4 KiB page holds seven or eight of them: with bigger pages, a page
+/// commit and a prune touch (and log to the WAL) fewer pages, and the B-tree is shallower.
+const PAGE_SIZE: i64 = 16_384;
 
 /// Prepared statements kept per connection; comfortably more than the number
 /// of distinct hot statements in this crate, and a fixed bound on memory.
@@ -121,12 +126,16 @@ impl Store {
     fn open_file(path: &Path, sync: &str) -> Result<Store, StateError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Only takes effect on a new, empty file (before WAL mode is set); an existing
+        // file keeps the page size it was created with.
+        conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StateError::WalUnavailable { path: path.to_path_buf(), mode });
         }
         conn.pragma_update(None, "synchronous", sync)?;
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_BYTES / page_size.max(512))?;
         let mut store = Store::init(conn, path.to_path_buf())?;
         store.full = sync == "FULL";
         Ok(store)
@@ -207,6 +216,21 @@ mod tests {
             let sync: i64 = store.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
             assert_eq!(sync, want);
         }
+    }
+
+    #[test]
+    fn new_files_get_the_page_size_and_old_ones_keep_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let page_size = |store: &Store| -> i64 { store.conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap() };
+        let autocheckpoint =
+            |store: &Store| -> i64 { store.conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)).unwrap() };
+        let new = Store::open(&dir.path().join("new.db"), StoreOptions::default()).unwrap();
+        assert_eq!((page_size(&new), autocheckpoint(&new)), (PAGE_SIZE, WAL_AUTOCHECKPOINT_BYTES / PAGE_SIZE));
+        // A file made before the page size was set, with SQLite's default of 4 KiB.
+        let old = dir.path().join("old.db");
+        Connection::open(&old).unwrap().execute_batch("PRAGMA page_size = 4096; VACUUM;").unwrap();
+        let old = Store::open(&old, StoreOptions::default()).unwrap();
+        assert_eq!((page_size(&old), autocheckpoint(&old)), (4096, WAL_AUTOCHECKPOINT_BYTES / 4096));
     }
 
     #[test]
