@@ -15,9 +15,10 @@
 //! and every other C0 control character in a value become a space; in header fields a
 //! `|` becomes `/` and control characters a space. `=` and `\` are written as they are.
 
-use super::cef::{decimal, hex_id, when_millis};
+use super::digits::{decimal, hex_id};
 use super::limit::{push_capped, push_str_capped, put_utf8, Specials};
 use super::severity::{self, Level, DEFAULT_LEVEL};
+use super::when::when_millis;
 use crate::Event;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;

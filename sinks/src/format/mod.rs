@@ -9,8 +9,10 @@ pub mod json;
 // CEF and LEEF (issue 5): the formats, their shared helpers, and the per-sink choice.
 pub mod cef;
 pub mod details;
+mod digits;
 pub mod encoder;
 pub mod leef;
 pub mod limit;
 pub mod severity;
+mod when;
 pub use encoder::{Encoder, Format};
