@@ -187,6 +187,9 @@ impl Store {
         }
         let Some(floor) = floor else { return Ok(0) };
         let floor = to_db("prune floor", floor)?;
+        if let Some(deleted) = self.truncate_if_all_below(floor)? {
+            return Ok(deleted);
+        }
         let mut deleted: u64 = 0;
         loop {
             // Outside any explicit transaction: each DELETE commits on its own.
@@ -205,6 +208,23 @@ impl Store {
             tracing::debug!(deleted, floor, "spool pruned");
         }
         Ok(deleted)
+    }
+
+    /// When every row is at or below `floor` (every sink has everything: a quiet spool,
+    /// or the end of `run --once`), deletes them all with one `DELETE` without a `WHERE`,
+    /// which SQLite runs as a truncation of the table and its index: about ten times less
+    /// time per row than deleting by range (docs/performance.md). `None` when some row
+    /// is above `floor`. Seqs keep growing: AUTOINCREMENT's high-water mark stays.
+    fn truncate_if_all_below(&mut self, floor: i64) -> Result<Option<u64>, StateError> {
+        // IMMEDIATE: no page can be committed between the check and the delete.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let highest: Option<i64> = tx.prepare_cached("SELECT max(seq) FROM spool")?.query_row([], |r| r.get(0))?;
+        if highest.is_none_or(|h| h > floor) {
+            return Ok(None);
+        }
+        let deleted = tx.prepare_cached("DELETE FROM spool")?.execute([])?;
+        tx.commit()?;
+        Ok(Some(deleted as u64))
     }
 
     /// The highest seq ever assigned (0 if none); unaffected by pruning.

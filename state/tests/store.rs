@@ -383,6 +383,33 @@ fn prune_handles_more_rows_than_one_chunk() {
 }
 
 #[test]
+fn a_prune_of_everything_empties_the_spool_and_its_index() {
+    let mut store = Store::open_in_memory().unwrap();
+    let p = payloads(0..3_000);
+    store.commit_page("a", &records(&p[..2_000]), None, 1).unwrap();
+    store.register_sink("s", Start::Oldest).unwrap();
+    store.register_sink("t", Start::Oldest).unwrap();
+    store.ack("s", 2_000, None, 2_000).unwrap();
+    store.ack("t", 1_999, None, 1_999).unwrap();
+    // One row is still held back by "t": deleted by range, that row kept.
+    assert_eq!(store.prune(&["s", "t"]).unwrap(), 1_999);
+    assert_eq!(store.spool_rows().unwrap(), 1);
+    store.ack("t", 2_000, None, 1).unwrap();
+    // Every row below the floor: all of them go at once.
+    assert_eq!(store.prune(&["s", "t"]).unwrap(), 1);
+    store.commit_page("a", &records(&p[2_000..]), None, 2).unwrap();
+    store.ack("s", 3_000, None, 1_000).unwrap();
+    store.ack("t", 3_000, None, 1_000).unwrap();
+    assert_eq!(store.prune(&["s", "t"]).unwrap(), 1_000);
+    assert_eq!((store.spool_rows().unwrap(), store.max_seq().unwrap()), (0, 3_000));
+    // The index went with the rows: a record served again is spooled again, at a new seq.
+    let out = store.commit_page("a", &records(&p[..1]), None, 3).unwrap();
+    assert_eq!((out.inserted, out.duplicates, out.last_seq), (1, 0, 3_001));
+    assert_eq!(store.prune(&["s", "t"]).unwrap(), 0, "a row above the floor stays");
+    assert_eq!(store.spool_rows().unwrap(), 1);
+}
+
+#[test]
 fn max_seq_survives_prune_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
