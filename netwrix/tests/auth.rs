@@ -75,7 +75,17 @@ struct Peer {
 }
 
 impl Drop for Peer {
+    /// SIGTERM first: Apache then stops its workers (they run as nobody, so a SIGKILL of
+    /// the parent alone would leave them running); SIGKILL if it has not ended in 5 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
