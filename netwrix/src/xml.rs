@@ -51,7 +51,7 @@ const DECL_ERRORS: &[u8] = br#"<?xml version="1.0" encoding="UTF-8"?>"#;
 
 /// Decodes an enum/search response: `ActivityRecordList` with records and an optional mark.
 ///
-/// A page in the shape the server writes is read by [`Fast`]; anything else (and every
+/// A page in the shape the server writes is read by `Fast`; anything else (and every
 /// error) goes through the general quick-xml decoder, which gives the same result.
 pub fn decode_page(body: &[u8]) -> Result<Page, DecodeError> {
     match Fast::page(body) {

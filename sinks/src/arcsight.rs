@@ -2,7 +2,7 @@
 //!
 //! | `mode` | what is sent |
 //! |---|---|
-//! | `syslog_udp` | `<PRI>Mmm dd HH:mm:ss host CEF:0|…`, one datagram each (SmartConnector "Syslog Daemon", UDP; Netwrix's add-on default) |
+//! | `syslog_udp` | `<PRI>Mmm dd HH:mm:ss host CEF:0\|…`, one datagram each (SmartConnector "Syslog Daemon", UDP; Netwrix's add-on default) |
 //! | `syslog_tcp` (default) | the same, one per line over TCP (SmartConnector "Syslog Daemon", Raw TCP) |
 //! | `syslog_tls` | RFC 5424 header, octet counting over TLS (SmartConnector "Syslog NG Daemon") |
 //! | `raw_tcp` | bare CEF lines over TCP, no syslog header (ArcSight Logger TCP / CEF TCP receiver) |

@@ -1,6 +1,6 @@
 //! HTTP Digest access authentication (RFC 7616) with `qop=auth`: MD5 and SHA-256, and
 //! their `-sess` variants. The client answers a server's challenge with
-//! [`Challenge::respond`]; the emulator checks an answer with [`verify`].
+//! [`Challenge::respond`]; the emulator checks an answer with [`Answer::verify`].
 
 use md5::Md5;
 use sha2::{Digest as _, Sha256};

@@ -12,7 +12,7 @@
 //! 3. on any other status, `exchange.finish(&headers)` (Digest `Authentication-Info`,
 //!    Negotiate mutual authentication) and the response is handled as usual.
 //!
-//! How each scheme fits (none of them changes [`super::requests`]):
+//! How each scheme fits (none of them changes `super::requests`):
 //! - **Digest**: an authenticator holding the credentials and a `Mutex` with the last
 //!   nonce/realm/opaque and nonce count. `next(None)` answers pre-emptively if a nonce is
 //!   cached, else sends nothing; `next(Some(401))` parses `WWW-Authenticate: Digest …`,

@@ -128,7 +128,7 @@ fn load_roots(path: &Path) -> Result<RootCertStore, ClientError> {
     Ok(roots)
 }
 
-/// The error a pinned-certificate check fails with; [`super::requests`] finds it in the
+/// The error a pinned-certificate check fails with; `super::requests` finds it in the
 /// error chain to tell the operator both fingerprints.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("certificate fingerprint mismatch: expected {expected}, got {got}")]

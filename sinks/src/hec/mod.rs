@@ -13,7 +13,7 @@
 //!
 //! Answers (§4.4): 408, 429, 500, 502, 503, 504 and connection errors are transient: the
 //! pipeline retries with backoff, and the sink resumes the batch where it stood (see
-//! [`progress`]), so accepted requests are not sent again. `invalid-event-number` means
+//! `progress`), so accepted requests are not sent again. `invalid-event-number` means
 //! the events before it are indexed: the sink sends again from that event on; the same
 //! event refused three times in a row stops the sink, naming the record. 413 halves the
 //! request (and the sink sends smaller requests from then on). Every other 4xx is fatal
