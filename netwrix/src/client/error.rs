@@ -143,6 +143,24 @@ fn body_suffix(body: &str) -> String {
     }
 }
 
+/// The error and its causes. `std::io::Error::source` skips the error it wraps, so this
+/// steps into it explicitly (that is where rustls' errors sit).
+pub fn causes<'a>(error: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut chain = Vec::new();
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if chain.len() >= 16 {
+            break;
+        }
+        chain.push(cause);
+        next = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+    }
+    chain
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,6 @@
 //! The four API calls, and [`Client::send`]: the one place a request is built, authenticated,
 //! sent, timed, logged, and its response read and turned into a value or a [`ClientError`].
 
-use std::error::Error as StdError;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -11,8 +10,9 @@ use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
 
 use super::auth::{AuthStep, Challenge, RequestInfo};
+use super::error::causes;
 use super::error::ClientError;
-use super::trust::FingerprintMismatch;
+use super::trust::find_mismatch;
 use super::Client;
 use crate::errorlist::ErrorList;
 use crate::format::{DecodeError, Format, Page};
@@ -218,14 +218,12 @@ fn transport_error(error: reqwest::Error) -> ClientError {
         Some(url) => format!(" with {}:{}", url.host_str().unwrap_or("?"), url.port_or_known_default().unwrap_or(0)),
         None => String::new(),
     };
-    let chain = error_chain(&error);
+    if let Some(mismatch) = find_mismatch(&error) {
+        return ClientError::Untrusted(format!("TLS handshake{server} failed: {mismatch}"));
+    }
+    let chain = causes(&error);
     for cause in &chain {
         if let Some(rustls::Error::InvalidCertificate(cert_error)) = cause.downcast_ref::<rustls::Error>() {
-            if let rustls::CertificateError::Other(other) = cert_error {
-                if let Some(mismatch) = other.0.downcast_ref::<FingerprintMismatch>() {
-                    return ClientError::Untrusted(format!("TLS handshake{server} failed: {mismatch}"));
-                }
-            }
             return ClientError::Untrusted(format!(
                 "TLS handshake{server} failed: the server's certificate is not trusted ({cert_error}); \
                  for a self-signed Netwrix certificate pin its fingerprint or give its CA file"
@@ -243,24 +241,6 @@ fn transport_error(error: reqwest::Error) -> ClientError {
         }
     }
     ClientError::Transport(text)
-}
-
-/// The error and its causes. `std::io::Error::source` skips the error it wraps, so this
-/// steps into it explicitly (that is where rustls' errors sit).
-fn error_chain<'a>(error: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
-    let mut chain = Vec::new();
-    let mut next = Some(error);
-    while let Some(cause) = next {
-        if chain.len() >= 16 {
-            break;
-        }
-        chain.push(cause);
-        next = match cause.downcast_ref::<std::io::Error>() {
-            Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),
-            None => cause.source(),
-        };
-    }
-    chain
 }
 
 #[cfg(test)]

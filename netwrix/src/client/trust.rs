@@ -137,6 +137,17 @@ pub struct FingerprintMismatch {
     pub got: String,
 }
 
+/// The [`FingerprintMismatch`] somewhere in `error`'s chain of causes: a pinned
+/// certificate that did not match, so the operator can be shown both fingerprints.
+pub fn find_mismatch<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a FingerprintMismatch> {
+    super::error::causes(error).into_iter().find_map(|e| match e.downcast_ref() {
+        Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))) => {
+            other.0.downcast_ref::<FingerprintMismatch>()
+        }
+        _ => None,
+    })
+}
+
 /// Accepts exactly one end-entity certificate, by the SHA-256 of its DER.
 #[derive(Debug)]
 struct PinnedCertVerifier {

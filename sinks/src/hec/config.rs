@@ -65,6 +65,11 @@ pub struct HecTls {
     /// A PEM file of CA certificates to trust instead of the system roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// The SHA-256 fingerprint of the collector's own certificate (hex, colons allowed):
+    /// only that certificate is accepted, whatever its name, issuer or dates. For
+    /// Splunk's default certificate, which is not issued to the host's name.
+    #[serde(default, alias = "fingerprint_sha256")]
+    pub fingerprint: Option<String>,
     /// Accept any certificate. Logs a warning at every start.
     #[serde(default)]
     pub insecure_skip_verify: bool,

@@ -275,9 +275,21 @@ async fn tls_with_a_ca_file_or_without_verification() {
     assert_eq!(receiver.ids(), ids(&batch));
 
     let mut insecure = config.clone();
-    insecure.tls = HecTls { ca_file: None, insecure_skip_verify: true };
+    insecure.tls = HecTls { insecure_skip_verify: true, ..HecTls::default() };
     let said = HecSink::new("splunk", insecure).check().await.unwrap();
     assert!(said.contains("NOT verified"), "{said}");
+
+    // The receiver's certificate pinned by its fingerprint (as for Splunk's default
+    // certificate, which no CA file verifies by name): delivered.
+    let served = netwrix::client::trust::fingerprint_of(&pem_der(running.cert_pem.as_ref().unwrap()));
+    let mut pinned = config.clone();
+    let colons = served.as_bytes().chunks(2).map(|p| std::str::from_utf8(p).unwrap()).collect::<Vec<_>>().join(":");
+    pinned.tls = HecTls { fingerprint: Some(colons.to_uppercase()), ..HecTls::default() };
+    let mut sink = HecSink::new("splunk", pinned.clone());
+    sink.open(None).await.unwrap();
+    let more = events(3);
+    sink.deliver(&more).await.unwrap();
+    assert_eq!(receiver.ids().len(), 13);
 
     // Another CA: the handshake fails.
     let other = dir.path().join("other.pem");
@@ -286,6 +298,18 @@ async fn tls_with_a_ca_file_or_without_verification() {
     config.tls.ca_file = Some(other);
     let err = HecSink::new("splunk", config).check().await.unwrap_err();
     assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
+
+    // Another fingerprint: refused, and the error shows both.
+    let expected = netwrix::client::trust::fingerprint_of(cert.cert.der());
+    pinned.tls.fingerprint = Some(expected.clone());
+    let err = HecSink::new("splunk", pinned).check().await.unwrap_err().to_string();
+    assert!(err.contains(&format!("expected {expected}, got {served}")), "{err}");
+}
+
+/// The DER of the first certificate of a PEM text.
+fn pem_der(pem: &str) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap().to_vec()
 }
 
 #[test]

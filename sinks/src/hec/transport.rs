@@ -3,7 +3,7 @@
 //! it returns the status and body of each answer, or why there was none.
 
 use super::config::HecConfig;
-use super::tls::{self, Trust};
+use super::tls;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
 use std::time::Duration;
 
@@ -30,13 +30,7 @@ impl Transport {
     /// Builds the client; fails (for a person to fix) on an unusable TLS setting or token.
     pub fn new(config: &HecConfig, channel: &str) -> Result<Transport, String> {
         let https = config.url.starts_with("https:");
-        let trust = match (&config.tls.ca_file, config.tls.insecure_skip_verify) {
-            _ if !https => Trust::Nothing,
-            (Some(ca), _) => Trust::CaFile(ca),
-            (None, true) => Trust::Insecure,
-            (None, false) => Trust::System,
-        };
-        let tls = tls::client_config(trust)?;
+        let tls = tls::client_config(tls::Trust::of(&config.tls, https)?)?;
         let mut headers = HeaderMap::new();
         let mut auth = HeaderValue::from_str(&format!("Splunk {}", config.token.expose()))
             .map_err(|_| "the token holds characters an HTTP header cannot carry".to_owned())?;
@@ -116,8 +110,12 @@ async fn send(request: reqwest::RequestBuilder, url: &str) -> Result<Answer, Str
     Ok(Answer { status, body })
 }
 
-/// An error and its causes on one line ("error sending request: connection refused").
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error and its causes on one line ("error sending request: connection refused"); a
+/// pinned certificate that did not match says so with both fingerprints.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(mismatch) = netwrix::client::trust::find_mismatch(e) {
+        return format!("TLS handshake failed: {mismatch}");
+    }
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
