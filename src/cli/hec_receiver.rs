@@ -49,6 +49,9 @@ pub async fn hec_receiver(args: HecReceiverArgs) -> anyhow::Result<ExitCode> {
     );
     if let Some(pem) = &running.cert_pem {
         let _ = writeln!(out, "self-signed certificate (use it as the sink's tls.ca_file):\n{pem}");
+        if let Some(fingerprint) = running.fingerprint() {
+            let _ = writeln!(out, "its SHA-256 (or pin it as the sink's tls.fingerprint): {fingerprint}");
+        }
     }
     match &args.output {
         Some(path) => _ = writeln!(out, "writing indexed events to {}", path.display()),

@@ -30,9 +30,10 @@ pub async fn trust(args: TrustArgs) -> anyhow::Result<ExitCode> {
     println!();
     println!("Check it against the certificate on the Netwrix server before pinning it (export");
     println!("the API certificate as .cer, then: certutil -hashfile api.cer SHA256; Windows'");
-    println!("own \"thumbprint\" is SHA-1 and will not match). Then add to the job:");
+    println!("own \"thumbprint\" is SHA-1 and will not match; for a Splunk HEC collector:");
+    println!("openssl x509 -in $SPLUNK_HOME/etc/auth/server.pem -noout -fingerprint -sha256).");
+    println!("Then add to the job ([job.tls]) or to the splunk_hec sink ([sink.tls]):");
     println!();
-    println!("[job.tls]");
     println!("fingerprint = \"{fingerprint}\"");
     Ok(ExitCode::SUCCESS)
 }

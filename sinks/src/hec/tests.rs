@@ -281,7 +281,7 @@ async fn tls_with_a_ca_file_or_without_verification() {
 
     // The receiver's certificate pinned by its fingerprint (as for Splunk's default
     // certificate, which no CA file verifies by name): delivered.
-    let served = netwrix::client::trust::fingerprint_of(&pem_der(running.cert_pem.as_ref().unwrap()));
+    let served = running.fingerprint().unwrap();
     let mut pinned = config.clone();
     let colons = served.as_bytes().chunks(2).map(|p| std::str::from_utf8(p).unwrap()).collect::<Vec<_>>().join(":");
     pinned.tls = HecTls { fingerprint: Some(colons.to_uppercase()), ..HecTls::default() };
@@ -304,12 +304,6 @@ async fn tls_with_a_ca_file_or_without_verification() {
     pinned.tls.fingerprint = Some(expected.clone());
     let err = HecSink::new("splunk", pinned).check().await.unwrap_err().to_string();
     assert!(err.contains(&format!("expected {expected}, got {served}")), "{err}");
-}
-
-/// The DER of the first certificate of a PEM text.
-fn pem_der(pem: &str) -> Vec<u8> {
-    use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap().to_vec()
 }
 
 #[test]

@@ -26,6 +26,14 @@ pub struct RunningReceiver {
 }
 
 impl RunningReceiver {
+    /// TLS only: the SHA-256 of the certificate, as a sink's `tls.fingerprint` takes it.
+    pub fn fingerprint(&self) -> Option<String> {
+        use rustls::pki_types::pem::PemObject;
+        let pem = self.cert_pem.as_ref()?;
+        let der = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).ok()?;
+        Some(netwrix::client::trust::fingerprint_of(&der))
+    }
+
     /// Stops accepting, closes every connection and waits until the server is gone.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
