@@ -62,6 +62,23 @@ pub fn run_bridge(config: &Path, state: &Path, log: &Path) -> anyhow::Result<Usa
     }
 }
 
+/// The CPU time (user + system, reaped children included) process `pid` has used, from
+/// `/proc/<pid>/stat`; 0 where that cannot be read (no `/proc`, or the process is gone).
+pub fn process_cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // The command name (field 2) may hold spaces; the fields after it are plain numbers.
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime, stime, cutime, cstime are fields 14 to 17 of the line, 12 to 15 after the name.
+    let ticks: u64 = fields.iter().skip(11).take(4).filter_map(|f| f.parse::<u64>().ok()).sum();
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if per_second <= 0 {
+        return 0.0;
+    }
+    ticks as f64 / per_second as f64
+}
+
 /// The state file and its write-ahead log, bytes.
 pub fn spool_bytes(state: &Path) -> u64 {
     let size = |suffix: &str| {

@@ -110,6 +110,10 @@ struct Row {
     curl: CurlRate,
     /// Bytes of the JSON-lines output, when there is a file sink.
     json_bytes: u64,
+    /// CPU seconds the peers and the emulator used while the bridge ran.
+    peers_cpu: f64,
+    /// CPUs of the machine, which the bridge, the peers and the emulator share.
+    cpus: usize,
 }
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -156,7 +160,7 @@ fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 std::fs::remove_dir_all(&work)?;
             }
             std::fs::create_dir_all(work.join("out"))?;
-            let row = run_scenario(&args, scenario, format, &base, &work, curl).with_context(|| {
+            let row = run_scenario(&args, scenario, format, &emulator, &work, curl).with_context(|| {
                 format!("scenario {} ({}); files in {}", scenario.name(), format.name(), work.display())
             })?;
             println!("{}", line(&row, args.records));
@@ -183,10 +187,11 @@ fn run_scenario(
     args: &BenchArgs,
     scenario: Scenario,
     format: WireFormat,
-    base: &str,
+    emulator: &peers::Peer,
     work: &Path,
     curl: CurlRate,
 ) -> anyhow::Result<Row> {
+    let base = format!("http://{}", emulator.addr);
     let state = work.join("state.db");
     let mut text = format!(
         "[state]\npath = {state:?}\nsynchronous = {sync:?}\n\n[retry]\nmax_delay = \"1s\"\n{give_up}\n\
@@ -245,7 +250,10 @@ fn run_scenario(
     }
     let config = work.join("bench.toml");
     std::fs::write(&config, &text)?;
+    let peers_cpu = || peers.iter().chain([emulator]).map(peers::Peer::cpu_seconds).sum::<f64>();
+    let peers_before = peers_cpu();
     let usage = measure::run_bridge(&config, &state, &work.join("bridge.log"))?;
+    let peers_cpu = peers_cpu() - peers_before;
     drop(peers);
     if !usage.success && scenario != Scenario::Backlog {
         bail!("the bridge failed; its log: {}", work.join("bridge.log").display());
@@ -254,7 +262,7 @@ fn run_scenario(
     let delivered =
         store.sinks()?.iter().filter(|s| live.contains(&s.name.as_str())).map(|s| s.delivered_total).min().unwrap_or(0);
     let json_bytes = std::fs::metadata(work.join("out/records.jsonl")).map_or(0, |m| m.len());
-    Ok(Row { scenario, format, usage, delivered, curl, json_bytes })
+    Ok(Row { scenario, format, usage, delivered, curl, json_bytes, peers_cpu, cpus: cpus() })
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -264,7 +272,7 @@ fn mib(bytes: u64) -> f64 {
 fn line(r: &Row, records: usize) -> String {
     let rate = records as f64 / r.usage.seconds;
     format!(
-        "{:<10} {:<4} {:>9} records in {:>6.2}s: {:>8.0} records/s, {:>5.1}% of curl, {:.2} CPU s/100k, peak RSS {:.1} MiB, spool peak {:.1} MiB",
+        "{:<10} {:<4} {:>9} records in {:>6.2}s: {:>8.0} records/s, {:>5.1}% of curl, {:.2} CPU s/100k (peers {:.2}, machine {:.0}% busy), peak RSS {:.1} MiB, spool peak {:.1} MiB",
         r.scenario.name(),
         r.format.name(),
         r.delivered,
@@ -272,16 +280,26 @@ fn line(r: &Row, records: usize) -> String {
         rate,
         100.0 * rate / (records as f64 / r.curl.seconds),
         r.usage.cpu_seconds / records as f64 * 100_000.0,
+        r.peers_cpu / records as f64 * 100_000.0,
+        r.busy_percent(),
         mib(r.usage.peak_rss),
         mib(r.usage.peak_spool)
     )
 }
 
+impl Row {
+    /// The bridge's, the peers' and the emulator's CPU time over what all the machine's
+    /// CPUs could have given during the run.
+    fn busy_percent(&self) -> f64 {
+        100.0 * (self.usage.cpu_seconds + self.peers_cpu) / (self.usage.seconds * self.cpus as f64)
+    }
+}
+
 /// The results as a Markdown table.
 fn table(rows: &[Row], records: usize) -> String {
     let mut out = String::from(
-        "| scenario | format | delivered | seconds | records/s | API MB/s | of curl | CPU s / 100k | peak RSS MiB | spool peak MiB | spool / JSON |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| scenario | format | delivered | seconds | records/s | API MB/s | of curl | CPU s / 100k | peers CPU s / 100k | machine busy | peak RSS MiB | spool peak MiB | spool / JSON |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let rate = records as f64 / r.usage.seconds;
@@ -292,7 +310,7 @@ fn table(rows: &[Row], records: usize) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.2} | {:.0} | {:.1} | {:.0}% | {:.2} | {:.1} | {:.1} | {} |",
+            "| {} | {} | {} | {:.2} | {:.0} | {:.1} | {:.0}% | {:.2} | {:.2} | {:.0}% | {:.1} | {:.1} | {} |",
             r.scenario.name(),
             r.format.name(),
             r.delivered,
@@ -301,6 +319,8 @@ fn table(rows: &[Row], records: usize) -> String {
             r.curl.bytes as f64 / 1e6 / r.usage.seconds,
             100.0 * rate / (records as f64 / r.curl.seconds),
             r.usage.cpu_seconds / records as f64 * 100_000.0,
+            r.peers_cpu / records as f64 * 100_000.0,
+            r.busy_percent(),
             mib(r.usage.peak_rss),
             mib(r.usage.peak_spool),
             spool_ratio

@@ -14,6 +14,13 @@ pub struct Peer {
     pub addr: String,
 }
 
+impl Peer {
+    /// The CPU time (user + system, its reaped children included) it has used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        super::measure::process_cpu_seconds(self.child.id())
+    }
+}
+
 impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
