@@ -18,6 +18,7 @@
 //! Tests script failures with [`Fault`]s and read back what was indexed ([`Indexed`],
 //! with the request each came in) and what was answered ([`Stats`]).
 
+mod envelope;
 mod protocol;
 mod server;
 mod state;

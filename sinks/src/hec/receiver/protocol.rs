@@ -1,6 +1,7 @@
 //! The receiver's answers, one function per endpoint, in the order Splunk checks things:
 //! route, token, channel, then the body. The code table is formats.md §4.4.
 
+use super::envelope;
 use super::state::Scripted;
 use super::Inner;
 use bytes::Bytes;
@@ -9,7 +10,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use serde_json::Value;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -196,7 +196,8 @@ async fn events_answer(inner: &Inner, req: Request<Incoming>, number: u64, scrip
     if data.iter().all(u8::is_ascii_whitespace) {
         return Ok(coded(400, 5));
     }
-    let (good, refusal) = parse(&data);
+    let keep = inner.config.keep_events || inner.config.output.is_some();
+    let (good, refusal) = envelope::parse(&data, keep);
     let scripted_bad = match scripted {
         Some(Scripted::Invalid(n)) => Some(n.min(good.len().max(1) - 1)),
         _ => None,
@@ -226,67 +227,6 @@ async fn events_answer(inner: &Inner, req: Request<Incoming>, number: u64, scrip
     }
 }
 
-/// An envelope's raw text and its `fields.auditbridge_id`.
-type Envelope = (String, Option<String>);
-
-/// Splits concatenated envelopes. Returns the good ones before the first bad one (raw
-/// text and `fields.auditbridge_id`) and, if there is a bad one, its index and code.
-fn parse(data: &[u8]) -> (Vec<Envelope>, Option<(usize, u32)>) {
-    let mut good = Vec::new();
-    let mut stream = serde_json::Deserializer::from_slice(data).into_iter::<Value>();
-    let mut start = 0;
-    while let Some(next) = stream.next() {
-        let end = stream.byte_offset();
-        let index = good.len();
-        let value = match next {
-            Ok(v) => v,
-            Err(_) => return (good, Some((index, 6))),
-        };
-        if let Err(code) = check_envelope(&value) {
-            return (good, Some((index, code)));
-        }
-        let raw = String::from_utf8_lossy(&data[start..end]).trim().to_owned();
-        let id = value["fields"]["auditbridge_id"].as_str().map(str::to_owned);
-        good.push((raw, id));
-        start = end;
-    }
-    (good, None)
-}
-
-/// The envelope rules of §4.3: an object with a non-blank `event`, a numeric `time`,
-/// string metadata and a flat `fields`.
-fn check_envelope(v: &Value) -> Result<(), u32> {
-    let Some(object) = v.as_object() else { return Err(6) };
-    match object.get("event") {
-        None | Some(Value::Null) => return Err(12),
-        Some(Value::String(s)) if s.is_empty() => return Err(13),
-        Some(Value::String(_) | Value::Object(_)) => {}
-        Some(_) => return Err(6),
-    }
-    match object.get("time") {
-        None | Some(Value::Number(_)) => {}
-        Some(Value::String(s)) if s.parse::<f64>().is_ok() => {}
-        Some(_) => return Err(6),
-    }
-    for key in ["host", "source", "sourcetype", "index"] {
-        if object.get(key).is_some_and(|v| !v.is_string()) {
-            return Err(6);
-        }
-    }
-    if let Some(fields) = object.get("fields") {
-        let Some(fields) = fields.as_object() else { return Err(15) };
-        let flat = fields.values().all(|v| match v {
-            Value::String(_) => true,
-            Value::Array(items) => items.iter().all(Value::is_string),
-            _ => false,
-        });
-        if !flat {
-            return Err(15);
-        }
-    }
-    Ok(())
-}
-
 /// `POST /services/collector/ack`.
 async fn ack(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
     if let Some(denied) = check_token(inner, &req) {
@@ -312,26 +252,4 @@ async fn ack(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let answers = inner.state().query_acks(&channel, &query.acks);
     let acks: Vec<String> = answers.into_iter().map(|(id, ok)| format!(r#""{id}":{ok}"#)).collect();
     json(200, format!(r#"{{"acks":{{{}}}}}"#, acks.join(",")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn concatenated_envelopes_and_the_first_bad_one() {
-        let data = br#"{"event":{"a":1},"fields":{"auditbridge_id":"x"}}
- {"event":"s"}{"event":""}{"event":"after"}"#;
-        let (good, bad) = parse(data);
-        assert_eq!(good.len(), 2);
-        assert_eq!(good[0].0, r#"{"event":{"a":1},"fields":{"auditbridge_id":"x"}}"#);
-        assert_eq!(good[0].1.as_deref(), Some("x"));
-        assert_eq!(good[1].0, r#"{"event":"s"}"#);
-        assert_eq!(bad, Some((2, 13)));
-        assert_eq!(parse(br#"{"event":1}"#).1, Some((0, 6)));
-        assert_eq!(parse(br#"{"time":1}"#).1, Some((0, 12)));
-        assert_eq!(parse(br#"{"event":"x","fields":{"a":{"b":1}}}"#).1, Some((0, 15)));
-        assert_eq!(parse(br#"{"event":"x","time":"1.5"} {"event":"x" "#).1, Some((1, 6)));
-        assert_eq!(parse(br#"[{"event":"x"}]"#).1, Some((0, 6)));
-    }
 }
