@@ -1,5 +1,5 @@
-//! Round trips and fixed documents for the XML and JSON codecs: property tests over
-//! arbitrary records, pages, searches, marks and error lists, exact bytes for the
+//! Round trips and fixed documents for the XML and JSON codecs (and the spool's compact
+//! form): property tests over arbitrary records, pages, searches, marks and error lists, exact bytes for the
 //! spec's example documents, and decoding of the spec's reconstructed responses and of
 //! documents a lenient reader must accept (reordered, unknown elements, padded marks).
 
@@ -48,6 +48,12 @@ proptest! {
                 prop_assert_eq!(a.id(), b.id());
             }
         }
+    }
+
+    #[test]
+    fn compact_form_round_trips(record in arb_record_any_chars()) {
+        let bytes = netwrix::compact::to_vec(&record);
+        prop_assert_eq!(&netwrix::compact::decode(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?, &record);
     }
 
     #[test]

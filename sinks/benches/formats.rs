@@ -1,6 +1,7 @@
 //! Encoding, the delivery loop's per-record CPU cost: CEF, LEEF and JSON lines through
 //! the sinks' [`Encoder`], and the Splunk HEC envelope, each over 1,000 generated
-//! records into one reused buffer. Throughput is in records.
+//! records into one reused buffer, and the gzip of the HEC envelopes (what a HEC request
+//! costs on top of encoding). Throughput is in records.
 //! Run: `cargo bench -p sinks --bench formats`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -49,6 +50,18 @@ fn encode(c: &mut Criterion) {
                 hec::encode(black_box(e), &meta, &mut buf);
             }
             buf.len()
+        })
+    });
+    // The HEC sink gzips each request's envelopes at the fastest level (`hec::request::body`).
+    buf.clear();
+    for e in &events {
+        hec::encode(e, &meta, &mut buf);
+    }
+    group.bench_function("hec_gzip", |b| {
+        b.iter(|| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(buf.len() / 4), flate2::Compression::fast());
+            let _ = std::io::Write::write_all(&mut gz, black_box(&buf));
+            gz.finish().map_or(0, |v| v.len())
         })
     });
     group.finish();
