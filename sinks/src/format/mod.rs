@@ -14,5 +14,5 @@ pub mod encoder;
 pub mod leef;
 pub mod limit;
 pub mod severity;
-mod when;
+pub(crate) mod when;
 pub use encoder::{Encoder, Format};

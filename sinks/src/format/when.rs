@@ -8,7 +8,7 @@ use netwrix::ActivityRecord;
 /// (CEF `rt`, LEEF `devTime`), without chrono for the shape servers send:
 /// `YYYY-MM-DDTHH:MM:SS`, up to nine fraction digits, then `Z` or `±HH:MM`. Anything
 /// else, and every value the fast parser is not sure of, goes to chrono.
-pub(super) fn when_millis(record: &ActivityRecord) -> Option<i64> {
+pub(crate) fn when_millis(record: &ActivityRecord) -> Option<i64> {
     rfc3339_millis(record.when.trim().as_bytes()).or_else(|| record.when_utc().map(|t| t.timestamp_millis()))
 }
 

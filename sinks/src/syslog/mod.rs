@@ -53,7 +53,10 @@ impl SyslogSink {
         self.ends.clear();
         for event in batch {
             if let Some(header) = &self.header {
-                header.write(event.record.when_utc().unwrap_or_else(chrono::Utc::now), &mut self.buf);
+                // The record's time to the millisecond (all the header shows), parsed as CEF's `rt` is.
+                let when =
+                    crate::format::when::when_millis(&event.record).and_then(chrono::DateTime::from_timestamp_millis);
+                header.write(when.unwrap_or_else(chrono::Utc::now), &mut self.buf);
             }
             self.encoder.encode(event, &mut self.buf);
             self.ends.push(self.buf.len());

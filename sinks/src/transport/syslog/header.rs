@@ -13,7 +13,7 @@
 //! written as the NILVALUE `-` in RFC 5424.
 
 use super::config::{Facility, SyslogSeverity};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::Deserialize;
 use std::io::Write;
 
@@ -27,14 +27,15 @@ pub enum HeaderStyle {
     Rfc5424Short,
 }
 
-/// A header ready to be written before any number of messages.
+/// A header ready to be written before any number of messages: everything but the time
+/// is made once, so a message costs the time's digits and two copies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     style: HeaderStyle,
-    pri: u8,
-    hostname: String,
-    app_name: String,
-    msgid: String,
+    /// `<PRI>1 ` or `<PRI>`.
+    before_time: String,
+    /// What follows the time, up to and including the space before MSG.
+    after_time: String,
 }
 
 impl Header {
@@ -55,44 +56,84 @@ impl Header {
         if style == HeaderStyle::Rfc3164 {
             app_name.retain(|c| c != ':' && c != '[' && c != ']');
         }
-        Header {
-            style,
-            pri: facility.0.min(23) * 8 + severity.0.min(7),
-            hostname: printable(hostname, host_max),
-            app_name,
-            msgid: printable(msgid, 32),
-        }
+        let pri = facility.0.min(23) * 8 + severity.0.min(7);
+        let hostname = printable(hostname, host_max);
+        let nil = |s: &str| if s.is_empty() { "-".to_owned() } else { s.to_owned() };
+        let (before_time, after_time) = match style {
+            HeaderStyle::Rfc5424 => (
+                format!("<{pri}>1 "),
+                format!(" {} {} - {} - ", nil(&hostname), nil(&app_name), nil(&printable(msgid, 32))),
+            ),
+            HeaderStyle::Rfc5424Short => (format!("<{pri}>1 "), format!(" {} ", nil(&hostname))),
+            HeaderStyle::Rfc3164 => {
+                let host = if hostname.is_empty() { "localhost" } else { &hostname };
+                let tag = if app_name.is_empty() { String::new() } else { format!("{app_name}: ") };
+                (format!("<{pri}>"), format!(" {host} {tag}"))
+            }
+        };
+        Header { style, before_time, after_time }
     }
 
     /// Appends the header for a message about an event at `time`, up to and including
     /// the space before MSG.
     pub fn write(&self, time: DateTime<Utc>, out: &mut Vec<u8>) {
-        let nil = |s: &str| if s.is_empty() { "-".to_owned() } else { s.to_owned() };
-        // Writing into a Vec cannot fail.
-        let _ = match self.style {
-            HeaderStyle::Rfc5424 => write!(
-                out,
-                "<{}>1 {} {} {} - {} - ",
-                self.pri,
-                time.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-                nil(&self.hostname),
-                nil(&self.app_name),
-                nil(&self.msgid)
-            ),
-            HeaderStyle::Rfc5424Short => {
-                write!(out, "<{}>1 {} {} ", self.pri, time.format("%Y-%m-%dT%H:%M:%S%.3fZ"), nil(&self.hostname))
-            }
-            HeaderStyle::Rfc3164 => {
-                let host = if self.hostname.is_empty() { "localhost" } else { &self.hostname };
-                let r = write!(out, "<{}>{} {} ", self.pri, time.format("%b %e %H:%M:%S"), host);
-                if self.app_name.is_empty() {
-                    r
-                } else {
-                    write!(out, "{}: ", self.app_name)
-                }
-            }
-        };
+        out.extend_from_slice(self.before_time.as_bytes());
+        match self.style {
+            HeaderStyle::Rfc5424 | HeaderStyle::Rfc5424Short => rfc5424_time(time, out),
+            HeaderStyle::Rfc3164 => rfc3164_time(time, out),
+        }
+        out.extend_from_slice(self.after_time.as_bytes());
     }
+}
+
+/// `%Y-%m-%dT%H:%M:%S%.3fZ`, by hand for years 0 to 9999 and whole seconds below 60.
+fn rfc5424_time(time: DateTime<Utc>, out: &mut Vec<u8>) {
+    let (year, nanos) = (time.year(), time.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{}", time.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
+        return;
+    }
+    let two = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+    let year = year as u32;
+    let millis = nanos / 1_000_000;
+    out.extend_from_slice(&two(year / 100));
+    out.extend_from_slice(&two(year % 100));
+    out.push(b'-');
+    out.extend_from_slice(&two(time.month()));
+    out.push(b'-');
+    out.extend_from_slice(&two(time.day()));
+    out.push(b'T');
+    out.extend_from_slice(&two(time.hour()));
+    out.push(b':');
+    out.extend_from_slice(&two(time.minute()));
+    out.push(b':');
+    out.extend_from_slice(&two(time.second()));
+    out.push(b'.');
+    out.extend_from_slice(&[b'0' + (millis / 100) as u8, b'0' + (millis / 10 % 10) as u8, b'0' + (millis % 10) as u8]);
+    out.push(b'Z');
+}
+
+/// `%b %e %H:%M:%S` (the day padded with a space), by hand below a leap second.
+fn rfc3164_time(time: DateTime<Utc>, out: &mut Vec<u8>) {
+    const MONTHS: [&[u8; 3]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+    if time.nanosecond() >= 1_000_000_000 {
+        let _ = write!(out, "{}", time.format("%b %e %H:%M:%S"));
+        return;
+    }
+    let two = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+    out.extend_from_slice(MONTHS[time.month0() as usize]);
+    out.push(b' ');
+    let day = time.day();
+    out.push(if day < 10 { b' ' } else { b'0' + (day / 10) as u8 });
+    out.push(b'0' + (day % 10) as u8);
+    out.push(b' ');
+    out.extend_from_slice(&two(time.hour()));
+    out.push(b':');
+    out.extend_from_slice(&two(time.minute()));
+    out.push(b':');
+    out.extend_from_slice(&two(time.second()));
 }
 
 /// `s` in printable US-ASCII (33..=126; anything else becomes `_`), cut to `max` bytes.
@@ -130,6 +171,22 @@ mod tests {
         assert_eq!(written(&h, "2019-01-18T11:07:53.520Z"), "<13>1 2019-01-18T11:07:53.520Z 192.168.1.1 ");
         let h = Header::new(HeaderStyle::Rfc3164, Facility(20), SyslogSeverity(5), "fs01", "auditbridge", "");
         assert_eq!(written(&h, "2024-12-24T09:05:07Z"), "<165>Dec 24 09:05:07 fs01 auditbridge: ");
+    }
+
+    proptest::proptest! {
+        /// The hand-written times are what chrono writes, leap seconds and years past 9999 included.
+        #[test]
+        fn times_are_what_chrono_writes(millis in -62_000_000_000_000i64..300_000_000_000_000, leap in proptest::bool::weighted(0.05)) {
+            let mut time = DateTime::from_timestamp_millis(millis).unwrap_or_default();
+            if leap {
+                time = time.with_nanosecond(1_000_000_000 + time.nanosecond() % 1_000_000_000).unwrap_or(time);
+            }
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            rfc5424_time(time, &mut a);
+            rfc3164_time(time, &mut b);
+            proptest::prop_assert_eq!(String::from_utf8(a).unwrap(), time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+            proptest::prop_assert_eq!(String::from_utf8(b).unwrap(), time.format("%b %e %H:%M:%S").to_string());
+        }
     }
 
     #[test]
