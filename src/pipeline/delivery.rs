@@ -1,8 +1,13 @@
 //! One delivery loop per sink: it reads the spool forward from the sink's own cursor
 //! and moves that cursor only after the sink reports that its peer acknowledged the
 //! batch. A sink that is down only delays itself; the spool keeps its records.
+//!
+//! The cursor's commit for one batch runs while the next batch is read and delivered
+//! (it waits behind page commits on the one writing connection); it is settled before
+//! the next one starts. So after a crash at most two batches are in doubt (delivered,
+//! their cursor not yet committed) and are delivered again, with the same record ids.
 
-use super::shared::Shared;
+use super::shared::{Shared, SinkCounters};
 use super::store::StoreHandle;
 use crate::backoff::Backoff;
 use crate::shutdown::Shutdown;
@@ -19,6 +24,14 @@ pub enum SinkFailed {
     State { sink: String, error: state::StateError },
     #[error("sink {sink:?}: gave up after failing for {seconds}s: {last}; its cursor stays at seq {cursor}")]
     GaveUp { sink: String, seconds: u64, last: String, cursor: u64 },
+}
+
+/// An acknowledgement on its way into the state file: the cursor moves to `last` once
+/// `commit` is done.
+struct PendingAck {
+    commit: tokio::task::JoinHandle<Result<(), state::StateError>>,
+    last: u64,
+    delivered: u64,
 }
 
 /// One call on the sink that may need retrying.
@@ -97,17 +110,32 @@ impl Delivery {
             limit: self.batch_records,
             bytes: self.batch_bytes,
         };
-        while !self.shutdown.is_triggered() {
+        // The acknowledgement of the batch delivered last, committing while the next one
+        // is read and delivered; settled before the next is committed, before waiting
+        // for new rows and before leaving, so acks commit in order.
+        let mut pending: Option<PendingAck> = None;
+        let result = loop {
+            if self.shutdown.is_triggered() {
+                break Ok(());
+            }
             // Marked before reading, so a page spooled after the read wakes the wait below.
             spooled.mark_unchanged();
-            let loaded = loader.load(after).await.map_err(|e| self.state_err(e))?;
+            let loaded = match loader.load(after).await {
+                Ok(loaded) => loaded,
+                Err(e) => break Err(self.state_err(e)),
+            };
             let Some(last) = loaded.last else {
+                if let Some(ack) = pending.take() {
+                    if let Err(e) = self.settle(ack, &counters).await {
+                        break Err(e);
+                    }
+                }
                 if self.once && self.shared.fetchers_done() && after >= self.shared.max_seq() {
-                    break;
+                    break Ok(());
                 }
                 tokio::select! {
                     _ = spooled.changed() => {}
-                    _ = self.shutdown.wait() => break,
+                    _ = self.shutdown.wait() => break Ok(()),
                     // A fetcher can finish between our read and our wait; look again now and then.
                     _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
                 }
@@ -115,20 +143,39 @@ impl Delivery {
             };
             let delivered = loaded.events.len() as u64;
             if !loaded.events.is_empty() {
-                match self.retry_transient(Op::Deliver(&loaded.events), after).await? {
-                    Some(v) => value = v,
-                    None => break,
+                match self.retry_transient(Op::Deliver(&loaded.events), after).await {
+                    Ok(Some(v)) => value = v,
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
                 }
             }
-            let (name, v) = (self.name.clone(), value.clone());
-            self.store
-                .call(move |s| s.ack(&name, last, v.as_deref(), delivered))
-                .await
-                .map_err(|e| self.state_err(e))?;
+            if let Some(ack) = pending.take() {
+                if let Err(e) = self.settle(ack, &counters).await {
+                    break Err(e);
+                }
+            }
+            let (store, name, v) = (self.store.clone(), self.name.clone(), value.clone());
+            let commit =
+                tokio::spawn(async move { store.call(move |s| s.ack(&name, last, v.as_deref(), delivered)).await });
+            pending = Some(PendingAck { commit, last, delivered });
             after = last;
-            counters.delivered.fetch_add(delivered, Relaxed);
-            self.shared.acked(&self.name, last);
+        };
+        // Whatever happened, the ack already under way is committed and counted.
+        if let Some(ack) = pending.take() {
+            let settled = self.settle(ack, &counters).await;
+            if result.is_ok() {
+                settled?;
+            }
         }
+        result
+    }
+
+    /// Waits for an acknowledgement's commit; then the cursor has moved and everyone is told.
+    async fn settle(&mut self, ack: PendingAck, counters: &SinkCounters) -> Result<(), SinkFailed> {
+        let committed = ack.commit.await.unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
+        committed.map_err(|e| self.state_err(e))?;
+        counters.delivered.fetch_add(ack.delivered, Relaxed);
+        self.shared.acked(&self.name, ack.last);
         Ok(())
     }
 

@@ -16,7 +16,7 @@
 //!
 //! **Restarts.** The committed value names this sink as a writer (a random id kept in the
 //! state file, see `committed.rs`); every message carries it. After a restart the first
-//! batch is the one that may have been in doubt: before sending to a topic for the first
+//! batches are the ones that may have been in doubt: before sending to a topic for the first
 //! time in a process, the sink reads the end of each of its partitions (`tail.rs`) and
 //! skips every record of its own already there. See `docs/kafka.md` for the single-writer
 //! assumption and what happens when it does not hold.
@@ -56,7 +56,7 @@ enum Flight {
     Done,
 }
 
-/// What a restart leaves to find out: which records of the batch in doubt already landed.
+/// What a restart leaves to find out: which records of the batches in doubt already landed.
 struct Resync {
     /// The first seq of the first batch after the restart; see [`tail`].
     floor: u64,
@@ -158,7 +158,7 @@ impl KafkaSink {
         if !found.is_empty() {
             tracing::info!(
                 records = found.len(),
-                "kafka sink: records of the batch in doubt are already in Kafka and will not be sent again"
+                "kafka sink: records of the batches in doubt are already in Kafka and will not be sent again"
             );
         }
         if let Some(resync) = self.resync.as_mut() {
@@ -297,7 +297,7 @@ impl Sink for KafkaSink {
         };
         self.writer_hex = writer.writer_hex();
         self.writer = Some(writer);
-        // A new writer has nothing in any topic yet; a known one may have left a batch in doubt.
+        // A new writer has nothing in any topic yet; a known one may have left batches in doubt.
         self.resync_pending = !new;
         self.resync = None;
         self.inflight.clear();

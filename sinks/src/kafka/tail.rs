@@ -1,18 +1,19 @@
-//! After a restart: which records of the batch in doubt are already in the topics.
+//! After a restart: which records of the batches in doubt are already in the topics.
 //!
-//! Only one batch is ever in doubt: the sink acknowledges a batch only once every message
-//! of it has its delivery report, and the next batch starts after that. So every message
-//! this writer left in a partition with a seq at or above the first seq of the first batch
-//! after the restart (the *floor*) is from the batch in doubt, and every one below it was
-//! acknowledged — and sits before them in the partition, because it was acknowledged
-//! before they were sent.
+//! At most two batches are in doubt after a crash (the pipeline commits a batch's cursor
+//! while the next one is delivered; more after a power loss, see `docs/kafka.md`). The
+//! sink returns a batch only once every message of it has its delivery report, and the
+//! next batch starts after that. So every message this writer left in a partition with a
+//! seq at or above the first seq of the first batch after the restart (the *floor*) is
+//! from a batch in doubt, and every one below it was delivered before any of those were
+//! sent — so it sits before them in the partition.
 //!
 //! The scan reads every partition of the given topics backwards from its end, in growing
 //! windows (the last message, then 8, 64, … messages; all partitions at once), collecting
 //! this writer's seqs at or above the floor, until a partition's window holds one of this
 //! writer's messages below the floor, or reaches the partition's start, or [`MAX_SCAN`]
 //! messages. Messages of other writers are passed over. The result is exact whatever order
-//! or gaps the batch in doubt left; when the scan limit is hit, what it did not see is sent
+//! or gaps the batches in doubt left; when the scan limit is hit, what it did not see is sent
 //! again (a duplicate, never a loss).
 
 use super::config::KafkaSinkConfig;
