@@ -55,15 +55,25 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
     };
     let config: Config = toml::from_str(text).map_err(|e| {
         let mut span = e.span();
+        let mut key = None;
         let message = e.message().trim().to_owned();
         // Keys of a sink's own type are checked through a flattened enum, and serde then
         // reports the table rather than the key: find the key inside that table.
-        if let (Some(s), Some(key)) = (&span, unknown_field(&message)) {
-            if let Some(pos) = find_key_in_table(text, s.start, key) {
-                span = Some(pos..pos + key.len());
+        if let (Some(s), Some(unknown)) = (&span, unknown_field(&message)) {
+            if let Some(pos) = find_key_in_table(text, s.start, unknown) {
+                span = Some(pos..pos + unknown.len());
+            }
+        } else if let Some(s) = span.clone() {
+            // The same for a value of the wrong type or out of range: the message quotes
+            // the value, so look for the one key of that sink that holds it.
+            if let (Some(index), Some(shown)) = (sink_index_at(text, s.start), shown_value(&message)) {
+                if let Some((pos, name)) = find_value_in_sink(text, s.start, &shown) {
+                    span = Some(pos..pos + 1);
+                    key = Some(format!("sink[{index}].{name}"));
+                }
             }
         }
-        at(span, None, message)
+        at(span, key, message)
     })?;
     check(&config, text, &at)?;
     Ok(config)
@@ -224,6 +234,67 @@ fn unknown_field(message: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
+/// The value a serde "invalid type" or "invalid value" message shows, as it may be written
+/// in TOML: `string "yes"` → `"yes"` or `'yes'`, ``integer `-5` `` → `-5`, and the same
+/// for booleans and floats.
+fn shown_value(message: &str) -> Option<Vec<String>> {
+    let rest = message.strip_prefix("invalid type: ").or_else(|| message.strip_prefix("invalid value: "))?;
+    let shown = rest.split(", expected").next()?;
+    if let Some(quoted) = shown.strip_prefix("string ") {
+        let inner = quoted.strip_prefix('"')?.strip_suffix('"')?;
+        return Some(vec![quoted.to_owned(), format!("'{inner}'")]);
+    }
+    ["integer `", "boolean `", "floating point `"]
+        .iter()
+        .find_map(|kind| shown.strip_prefix(kind)?.strip_suffix('`'))
+        .map(|v| vec![v.to_owned()])
+}
+
+/// The one `key = value` of the `[[sink]]` table whose header starts at `from`, its
+/// `[sink.…]` sub-tables included, whose value is written as one of `shown`: its value's
+/// byte offset and its key (`ack`, `tls.ca_file`). `None` when no key or several hold it.
+fn find_value_in_sink(text: &str, from: usize, shown: &[String]) -> Option<(usize, String)> {
+    let mut found = None;
+    let mut table = String::new();
+    let mut offset = from;
+    for (n, line) in text.get(from..)?.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            let sub = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')).map(str::trim);
+            match sub.and_then(|t| t.strip_prefix("sink.")) {
+                _ if n == 0 => {}
+                Some(sub) if !trimmed.starts_with("[[") => table = format!("{sub}."),
+                _ => break,
+            }
+        } else if let Some((key, value)) = line.split_once('=') {
+            let written = value_text(value);
+            if shown.iter().any(|s| s == written) {
+                if found.is_some() {
+                    return None;
+                }
+                let at = offset + key.len() + 1 + (value.len() - value.trim_start().len());
+                found = Some((at, format!("{table}{}", key.trim())));
+            }
+        }
+        offset += line.len();
+    }
+    found
+}
+
+/// A value as written after `=`, without the comment after it.
+fn value_text(value: &str) -> &str {
+    let value = value.trim();
+    match value.chars().next() {
+        Some(quote @ ('"' | '\'')) => value[1..].find(quote).map_or(value, |end| &value[..end + 2]),
+        _ => value.split('#').next().unwrap_or(value).trim(),
+    }
+}
+
+/// Which `[[sink]]` (0-based) has its header at byte `at`, if one has.
+fn sink_index_at(text: &str, at: usize) -> Option<usize> {
+    (0..).map_while(|i| sink_table(text, i)).position(|header| header.start == at)
+}
+
 /// The byte offset of `key = …` in the table whose header starts at `from`.
 fn find_key_in_table(text: &str, from: usize, key: &str) -> Option<usize> {
     let mut offset = from;
@@ -311,6 +382,23 @@ path = "out/records.jsonl"
         let e = err(&format!("{GOOD}rotate = 5\n"));
         assert_eq!((e.line, e.column), (15, 1), "{e}");
         assert!(e.message.contains("unknown field `rotate`"), "{e}");
+    }
+
+    #[test]
+    fn a_sink_value_of_the_wrong_type_is_located_at_the_value() {
+        let hec = "[[sink]]\nname = \"splunk\"\ntype = \"splunk_hec\"\nurl = \"http://h:8088\"\ntoken = \"t\"\n";
+        let e = err(&format!("{GOOD}\n{hec}ack = \"yes\"   # on\n"));
+        assert_eq!((e.line, e.column), (21, 7), "{e}");
+        assert_eq!(e.key.as_deref(), Some("sink[1].ack"));
+        assert!(e.message.contains("expected a boolean"), "{e}");
+        let e = err(&format!("{GOOD}\n{hec}batch_events = -5\n"));
+        assert_eq!((e.line, e.column, e.key.as_deref()), (21, 16, Some("sink[1].batch_events")), "{e}");
+        // In a sub-table of the sink.
+        let e = err(&format!("{GOOD}\n{hec}\n[sink.tls]\nca_file = 5\n"));
+        assert_eq!((e.line, e.column, e.key.as_deref()), (23, 11, Some("sink[1].tls.ca_file")), "{e}");
+        // Two keys hold the value shown: the error stays at the sink's header.
+        let e = err(&format!("{GOOD}\n{hec}ack = \"t\"\n"));
+        assert_eq!((e.line, e.column, e.key.as_deref()), (16, 1, None), "{e}");
     }
 
     #[test]
