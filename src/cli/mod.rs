@@ -8,6 +8,7 @@ mod hec_receiver;
 mod run;
 mod status;
 mod trust;
+mod vacuum;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -58,6 +59,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Give the state file's free space back to the disk (stop `run` first).
+    Vacuum {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Export generated records from a built-in emulator into ./demo-out/, with no setup.
     Demo {
         /// How many records the emulator generates.
@@ -98,6 +104,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { config, once } => run::run(&config, once).await,
         Command::Validate { config, check } => validate::validate(&config, check).await,
         Command::Status { config, json } => status::status(&config, json),
+        Command::Vacuum { config } => vacuum::vacuum(&config),
         Command::Demo { records, out } => demo::demo(records, &out).await,
         Command::Emulate(args) => emulate::emulate(args).await,
         Command::Trust(args) => trust::trust(args).await,

@@ -368,7 +368,7 @@ async fn run_plans(
 
 /// Takes the exclusive lock beside the state file, held for the whole run: two
 /// processes delivering through the same cursors would send records twice.
-fn lock_state(state: &std::path::Path) -> anyhow::Result<std::fs::File> {
+pub fn lock_state(state: &std::path::Path) -> anyhow::Result<std::fs::File> {
     let mut name = state.as_os_str().to_owned();
     name.push(".lock");
     let path = std::path::PathBuf::from(name);

@@ -28,6 +28,7 @@ mod error;
 mod jobs;
 mod migrations;
 mod spool;
+mod vacuum;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,6 +40,7 @@ pub use error::StateError;
 pub use jobs::JobState;
 pub use migrations::SCHEMA_VERSION;
 pub use spool::{CommitOutcome, NewRecord, SpoolRow};
+pub use vacuum::Vacuumed;
 
 /// How long a statement waits for another connection's lock before failing
 /// with `SQLITE_BUSY` (e.g. while a status command reads the file).
