@@ -47,9 +47,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use transport::Transport;
 
-/// The first wait before polling acks; it doubles up to `ack_poll_interval`. Short,
-/// because the sink waits for these acks before taking its next batch: an indexer that
-/// acknowledges at once (a lightly loaded one) then costs a few ms a batch, not tens.
+/// The wait before the second poll for acks (the first goes right after the batch is
+/// accepted); it doubles up to `ack_poll_interval`. Short, because the sink waits for
+/// these acks before taking its next batch: an indexer that acknowledges at once (a
+/// lightly loaded one) then costs no wait at all, and one a little later a few ms a
+/// batch, not tens. Polling costs one small request.
 const FIRST_POLL: Duration = Duration::from_millis(4);
 
 /// How many times in a row Splunk may refuse the same event before the sink stops.
@@ -282,7 +284,7 @@ impl Sink for HecSink {
             let parts = self.encoded.plan(0..batch.len(), self.max_events, c.batch_bytes);
             self.progress = Some(Progress::new(key, parts));
         }
-        let mut wait = FIRST_POLL;
+        let mut wait = Duration::ZERO;
         loop {
             self.send_unsent(&t, batch).await?;
             if self.progress.as_ref().is_none_or(Progress::done) {
@@ -290,8 +292,10 @@ impl Sink for HecSink {
                 self.encoded.release();
                 return Ok(None);
             }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(self.config.ack_poll_interval.0.max(FIRST_POLL));
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            wait = (wait * 2).clamp(FIRST_POLL, self.config.ack_poll_interval.0.max(FIRST_POLL));
             self.poll(&t, batch).await?;
         }
     }
