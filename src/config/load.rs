@@ -234,10 +234,13 @@ fn unknown_field(message: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
-/// The value a serde "invalid type" or "invalid value" message shows, as it may be written
-/// in TOML: `string "yes"` → `"yes"` or `'yes'`, ``integer `-5` `` → `-5`, and the same
-/// for booleans and floats.
+/// The value a serde "invalid type", "invalid value" or "unknown variant" message shows,
+/// as it may be written in TOML: `string "yes"` → `"yes"` or `'yes'`, ``integer `-5` `` →
+/// `-5`, the same for booleans and floats, ``unknown variant `sctp` `` → `"sctp"`.
 fn shown_value(message: &str) -> Option<Vec<String>> {
+    if let Some(variant) = message.strip_prefix("unknown variant `").and_then(|r| r.split('`').next()) {
+        return Some(vec![format!("\"{variant}\""), format!("'{variant}'")]);
+    }
     let rest = message.strip_prefix("invalid type: ").or_else(|| message.strip_prefix("invalid value: "))?;
     let shown = rest.split(", expected").next()?;
     if let Some(quoted) = shown.strip_prefix("string ") {
@@ -396,6 +399,10 @@ path = "out/records.jsonl"
         // In a sub-table of the sink.
         let e = err(&format!("{GOOD}\n{hec}\n[sink.tls]\nca_file = 5\n"));
         assert_eq!((e.line, e.column, e.key.as_deref()), (23, 11, Some("sink[1].tls.ca_file")), "{e}");
+        // A value outside a key's choices.
+        let e = err(&format!("{GOOD}\n{hec}ack = true\n\n[[sink]]\nname = \"s\"\ntype = \"syslog\"\naddress = \"h:514\"\nprotocol = 'sctp'\n"));
+        assert_eq!((e.line, e.column, e.key.as_deref()), (27, 12, Some("sink[2].protocol")), "{e}");
+        assert!(e.message.contains("unknown variant `sctp`"), "{e}");
         // Two keys hold the value shown: the error stays at the sink's header.
         let e = err(&format!("{GOOD}\n{hec}ack = \"t\"\n"));
         assert_eq!((e.line, e.column, e.key.as_deref()), (16, 1, None), "{e}");

@@ -94,21 +94,16 @@ fn rfc5424_time(time: DateTime<Utc>, out: &mut Vec<u8>) {
         let _ = write!(out, "{}", time.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
         return;
     }
-    let two = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
     let year = year as u32;
     let millis = nanos / 1_000_000;
-    out.extend_from_slice(&two(year / 100));
-    out.extend_from_slice(&two(year % 100));
+    push_two(out, year / 100);
+    push_two(out, year % 100);
     out.push(b'-');
-    out.extend_from_slice(&two(time.month()));
+    push_two(out, time.month());
     out.push(b'-');
-    out.extend_from_slice(&two(time.day()));
+    push_two(out, time.day());
     out.push(b'T');
-    out.extend_from_slice(&two(time.hour()));
-    out.push(b':');
-    out.extend_from_slice(&two(time.minute()));
-    out.push(b':');
-    out.extend_from_slice(&two(time.second()));
+    push_clock(&time, out);
     out.push(b'.');
     out.extend_from_slice(&[b'0' + (millis / 100) as u8, b'0' + (millis / 10 % 10) as u8, b'0' + (millis % 10) as u8]);
     out.push(b'Z');
@@ -122,18 +117,27 @@ fn rfc3164_time(time: DateTime<Utc>, out: &mut Vec<u8>) {
         let _ = write!(out, "{}", time.format("%b %e %H:%M:%S"));
         return;
     }
-    let two = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
     out.extend_from_slice(MONTHS[time.month0() as usize]);
     out.push(b' ');
     let day = time.day();
     out.push(if day < 10 { b' ' } else { b'0' + (day / 10) as u8 });
     out.push(b'0' + (day % 10) as u8);
     out.push(b' ');
-    out.extend_from_slice(&two(time.hour()));
+    push_clock(&time, out);
+}
+
+/// `HH:MM:SS`.
+fn push_clock(time: &DateTime<Utc>, out: &mut Vec<u8>) {
+    push_two(out, time.hour());
     out.push(b':');
-    out.extend_from_slice(&two(time.minute()));
+    push_two(out, time.minute());
     out.push(b':');
-    out.extend_from_slice(&two(time.second()));
+    push_two(out, time.second());
+}
+
+/// `n` (below 100) as two digits.
+fn push_two(out: &mut Vec<u8>, n: u32) {
+    out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
 }
 
 /// `s` in printable US-ASCII (33..=126; anything else becomes `_`), cut to `max` bytes.
