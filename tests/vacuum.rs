@@ -17,10 +17,6 @@ fn bridge(args: &[&str], config: &std::path::Path) -> std::process::Output {
         .unwrap()
 }
 
-fn state_bytes(dir: &std::path::Path) -> u64 {
-    ["state.db", "state.db-wal"].iter().map(|f| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len())).sum()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn vacuum_gives_the_space_back_and_the_export_carries_on() {
     let (emu, running) = emulator(20_000).await;
@@ -29,14 +25,14 @@ async fn vacuum_gives_the_space_back_and_the_export_carries_on() {
     let cfg = config.clone();
     let out = tokio::task::spawn_blocking(move || bridge(&["run", "--once"], &cfg)).await.unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let before = state_bytes(dir.path());
+    let before = state::file_bytes(&dir.path().join("state.db"));
 
     let cfg = config.clone();
     let out = tokio::task::spawn_blocking(move || bridge(&["vacuum"], &cfg)).await.unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
     assert!(said.contains("0 kept") && said.contains("page size 16384 -> 16384"), "{said}");
-    let after = state_bytes(dir.path());
+    let after = state::file_bytes(&dir.path().join("state.db"));
     assert!(after * 4 < before, "the file shrank: {before} -> {after} bytes; {said}");
 
     // The export carries on from its mark: only the new records, each once.

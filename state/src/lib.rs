@@ -40,7 +40,7 @@ pub use error::StateError;
 pub use jobs::JobState;
 pub use migrations::SCHEMA_VERSION;
 pub use spool::{CommitOutcome, NewRecord, SpoolRow};
-pub use vacuum::Vacuumed;
+pub use vacuum::{file_bytes, Vacuumed};
 
 /// How long a statement waits for another connection's lock before failing
 /// with `SQLITE_BUSY` (e.g. while a status command reads the file).

@@ -56,8 +56,9 @@ impl Store {
     }
 }
 
-/// The state file plus its write-ahead log, bytes (0 for what does not exist).
-fn file_bytes(path: &Path) -> u64 {
+/// The state file at `path` plus its write-ahead log, bytes (0 for what does not exist):
+/// what it takes on disk.
+pub fn file_bytes(path: &Path) -> u64 {
     let size = |suffix: &str| {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);

@@ -47,7 +47,7 @@ pub fn run_bridge(config: &Path, state: &Path, log: &Path) -> anyhow::Result<Usa
         if reaped < 0 {
             bail!("waiting for the bridge: {}", std::io::Error::last_os_error());
         }
-        peak_spool = peak_spool.max(spool_bytes(state));
+        peak_spool = peak_spool.max(state::file_bytes(state));
         if reaped == pid {
             let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
             return Ok(Usage {
@@ -77,16 +77,6 @@ pub fn process_cpu_seconds(pid: u32) -> f64 {
         return 0.0;
     }
     ticks as f64 / per_second as f64
-}
-
-/// The state file and its write-ahead log, bytes.
-pub fn spool_bytes(state: &Path) -> u64 {
-    let size = |suffix: &str| {
-        let mut name = state.as_os_str().to_owned();
-        name.push(suffix);
-        std::fs::metadata(name).map_or(0, |m| m.len())
-    };
-    size("") + size("-wal")
 }
 
 /// The raw limit: every page of `records` records fetched by one curl process over
