@@ -40,6 +40,27 @@ pub(crate) fn parse(data: &[u8], keep: bool) -> (Vec<Envelope>, Option<(usize, u
     (good, None)
 }
 
+/// `visit_*` for the JSON scalars (null, booleans, numbers) a visitor answers all alike.
+macro_rules! scalars_are {
+    ($value:expr, $out:ty) => {
+        fn visit_unit<E>(self) -> Result<$out, E> {
+            Ok($value)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<$out, E> {
+            Ok($value)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<$out, E> {
+            Ok($value)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<$out, E> {
+            Ok($value)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<$out, E> {
+            Ok($value)
+        }
+    };
+}
+
 /// What one JSON value is, its content skipped.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 enum Kind {
@@ -131,11 +152,10 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
-/// `fields`: whether it is an object, whether every value is a string or an array of
-/// strings, and its `auditbridge_id`.
+/// `fields` (when present): whether it is an object, whether every value is a string or
+/// an array of strings, and its `auditbridge_id`.
 #[derive(Debug, Default)]
 struct Fields {
-    present: bool,
     object: bool,
     flat: bool,
     id: Option<String>,
@@ -150,7 +170,7 @@ impl<'de> Deserialize<'de> for Fields {
                 f.write_str("an object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
-                let mut fields = Fields { present: true, object: true, flat: true, id: None };
+                let mut fields = Fields { object: true, flat: true, id: None };
                 while let Some(key) = map.next_key::<Key>()? {
                     let value: FieldValue = map.next_value()?;
                     match value {
@@ -163,26 +183,12 @@ impl<'de> Deserialize<'de> for Fields {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Fields, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Fields { present: true, ..Fields::default() })
+                Ok(Fields::default())
             }
             fn visit_str<E>(self, _: &str) -> Result<Fields, E> {
-                Ok(Fields { present: true, ..Fields::default() })
+                Ok(Fields::default())
             }
-            fn visit_unit<E>(self) -> Result<Fields, E> {
-                Ok(Fields { present: true, ..Fields::default() })
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Fields, E> {
-                Ok(Fields { present: true, ..Fields::default() })
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Fields, E> {
-                Ok(Fields { present: true, ..Fields::default() })
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Fields, E> {
-                Ok(Fields { present: true, ..Fields::default() })
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Fields, E> {
-                Ok(Fields { present: true, ..Fields::default() })
-            }
+            scalars_are!(Fields::default(), Fields);
         }
         d.deserialize_any(FieldsVisitor)
     }
@@ -220,21 +226,7 @@ impl<'de> Deserialize<'de> for FieldValue<'de> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(FieldValue::Other)
             }
-            fn visit_unit<E>(self) -> Result<FieldValue<'de>, E> {
-                Ok(FieldValue::Other)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<FieldValue<'de>, E> {
-                Ok(FieldValue::Other)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<FieldValue<'de>, E> {
-                Ok(FieldValue::Other)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<FieldValue<'de>, E> {
-                Ok(FieldValue::Other)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<FieldValue<'de>, E> {
-                Ok(FieldValue::Other)
-            }
+            scalars_are!(FieldValue::Other, FieldValue<'de>);
         }
         d.deserialize_any(ValueVisitor)
     }
@@ -248,7 +240,7 @@ struct Shape {
     /// A metadata key (`host`, `source`, `sourcetype`, `index`) holds something else
     /// than a string.
     meta_bad: bool,
-    fields: Fields,
+    fields: Option<Fields>,
     id: Option<String>,
 }
 
@@ -267,13 +259,13 @@ impl<'de> Deserialize<'de> for Shape {
                         Key::Event => shape.event = map.next_value()?,
                         Key::Time => shape.time = map.next_value()?,
                         Key::Meta => shape.meta_bad |= !matches!(map.next_value()?, Kind::Str { .. }),
-                        Key::Fields => shape.fields = map.next_value()?,
+                        Key::Fields => shape.fields = Some(map.next_value()?),
                         Key::Id | Key::Other => {
                             map.next_value::<IgnoredAny>()?;
                         }
                     }
                 }
-                shape.id = shape.fields.id.take();
+                shape.id = shape.fields.as_mut().and_then(|f| f.id.take());
                 Ok(shape)
             }
         }
@@ -297,7 +289,7 @@ impl Shape {
         if self.meta_bad {
             return Err(6);
         }
-        if self.fields.present && !(self.fields.object && self.fields.flat) {
+        if self.fields.as_ref().is_some_and(|f| !(f.object && f.flat)) {
             return Err(15);
         }
         Ok(())
