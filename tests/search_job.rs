@@ -57,7 +57,7 @@ async fn a_search_job_exports_exactly_the_matching_records_and_resumes_from_its_
         // New records: the next run asks with the stored mark and takes only the new matches.
         let mut late = generated[..40].to_vec();
         for (i, r) in late.iter_mut().enumerate() {
-            r.what = format!("late object {i}");
+            r.what = format!("late object {i}").into();
         }
         let late_matches = late.iter().filter(|r| selected(r)).count();
         emulator.add_records(late);

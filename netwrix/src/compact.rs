@@ -13,6 +13,7 @@
 //! PropertyName, Before, After, Message.
 
 use crate::model::{ActivityRecord, Detail, Item, MonitoringPlan};
+use crate::text::{Text, TextBuf};
 
 const VERSION: u8 = 1;
 
@@ -75,9 +76,15 @@ pub fn order_key(compact: &[u8]) -> i64 {
     digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'))
 }
 
-/// Reads a record back from its compact form.
+/// Reads a record back from its compact form (copied once into a buffer its fields share).
 pub fn decode(buf: &[u8]) -> Result<ActivityRecord, CompactError> {
-    let mut r = Reader { buf, pos: 0 };
+    decode_shared(TextBuf::new(bytes::Bytes::copy_from_slice(buf)))
+}
+
+/// Reads a record back from its compact form in `buf` without copying its strings: each
+/// field is a slice of `buf` (for a spool row, `TextBuf::new(row.payload)`).
+pub fn decode_shared(buf: TextBuf) -> Result<ActivityRecord, CompactError> {
+    let mut r = Reader { src: &buf, buf: buf.bytes(), pos: 0 };
     if r.byte()? != VERSION {
         return Err(r.err("unknown compact version"));
     }
@@ -96,14 +103,14 @@ pub fn decode(buf: &[u8]) -> Result<ActivityRecord, CompactError> {
     let workstation = r.opt()?;
     let count = r.varint()?;
     // Every detail takes at least 4 bytes, so a count beyond that is corrupt, not a reason to allocate.
-    if count > (buf.len() - r.pos) as u64 / 4 {
+    if count > (r.buf.len() - r.pos) as u64 / 4 {
         return Err(r.err("detail count larger than the buffer"));
     }
     let mut details = Vec::with_capacity(count as usize);
     for _ in 0..count {
         details.push(Detail { property_name: r.string()?, before: r.opt()?, after: r.opt()?, message: r.opt()? });
     }
-    if r.pos != buf.len() {
+    if r.pos != r.buf.len() {
         return Err(r.err("trailing bytes"));
     }
     let monitoring_plan = (flags & 1 != 0).then_some(MonitoringPlan { name: plan_name, id: plan_id });
@@ -147,6 +154,7 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 }
 
 struct Reader<'a> {
+    src: &'a TextBuf,
     buf: &'a [u8],
     pos: usize,
 }
@@ -174,19 +182,19 @@ impl Reader<'_> {
         Err(self.err("varint too long"))
     }
 
-    fn opt(&mut self) -> Result<Option<String>, CompactError> {
+    fn opt(&mut self) -> Result<Option<Text>, CompactError> {
         let n = self.varint()?;
         if n == 0 {
             return Ok(None);
         }
         let len = usize::try_from(n - 1).map_err(|_| self.err("length overflow"))?;
         let end = self.pos.checked_add(len).filter(|&e| e <= self.buf.len()).ok_or(self.err("string past the end"))?;
-        let s = std::str::from_utf8(&self.buf[self.pos..end]).map_err(|_| self.err("invalid UTF-8"))?;
+        let text = self.src.text(self.pos..end).ok_or(self.err("invalid UTF-8"))?;
         self.pos = end;
-        Ok(Some(s.to_owned()))
+        Ok(Some(text))
     }
 
-    fn string(&mut self) -> Result<String, CompactError> {
+    fn string(&mut self) -> Result<Text, CompactError> {
         self.opt()?.ok_or(self.err("mandatory field absent"))
     }
 }
@@ -206,12 +214,12 @@ mod tests {
             where_: "fs01".into(),
             object_type: "File".into(),
             monitoring_plan: Some(MonitoringPlan { name: None, id: None }),
-            data_source: Some(String::new()),
+            data_source: Some(Text::new()),
             item: None,
             workstation: Some("ws".into()),
             details: vec![Detail {
                 property_name: "Size".into(),
-                before: Some(String::new()),
+                before: Some(Text::new()),
                 after: None,
                 message: Some("m".into()),
             }],

@@ -62,6 +62,15 @@ impl Format {
         }
     }
 
+    /// [`Format::decode_page`] of a body the records may keep (XML records then share
+    /// its bytes instead of copying each field).
+    pub fn decode_page_shared(self, body: bytes::Bytes) -> Result<Page, DecodeError> {
+        match self {
+            Format::Xml => xml::decode_page_shared(body),
+            Format::Json => json::decode_page(&body),
+        }
+    }
+
     pub fn encode_page(self, page: &Page, out: &mut Vec<u8>) {
         match self {
             Format::Xml => xml::encode_page(page, out),

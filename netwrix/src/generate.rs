@@ -178,10 +178,10 @@ impl Generator {
         let (source, _, data_source, _) = SOURCES[index];
         let (plan_name, plan_id) = self.plans[index].clone();
         let mut r = ActivityRecord {
-            rid: Some(rid),
-            when,
-            data_source: Some(data_source.to_string()),
-            monitoring_plan: Some(MonitoringPlan { name: Some(plan_name), id: Some(plan_id) }),
+            rid: Some(rid.into()),
+            when: when.into(),
+            data_source: Some(data_source.into()),
+            monitoring_plan: Some(MonitoringPlan { name: Some(plan_name.into()), id: Some(plan_id.into()) }),
             ..Default::default()
         };
         let item = match source {
@@ -198,9 +198,9 @@ impl Generator {
             Source::VMware => self.vmware(&mut r),
             Source::Oracle => self.oracle(&mut r),
         };
-        r.item = Some(Item { name: Some(item) });
+        r.item = Some(Item { name: Some(item.into()) });
         if r.workstation.is_none() && self.chance(0.6) {
-            r.workstation = Some(self.pick(WORKSTATIONS).to_string());
+            r.workstation = Some(self.pick(WORKSTATIONS).into());
         }
         if self.rng.random_ratio(1, 2_000) {
             let target = self.rng.random_range(20_000..60_000);
@@ -211,7 +211,12 @@ impl Generator {
                 _ => "Details",
             };
             let value = self.big_value(target);
-            r.details.push(Detail { property_name: property.into(), before: None, after: Some(value), message: None });
+            r.details.push(Detail {
+                property_name: property.into(),
+                before: None,
+                after: Some(value.into()),
+                message: None,
+            });
         }
         r
     }
@@ -236,13 +241,13 @@ impl Generator {
 
     fn active_directory(&mut self, r: &mut ActivityRecord) -> String {
         let (admin, _) = self.person();
-        r.who = format!("CORP\\{admin}");
+        r.who = format!("CORP\\{admin}").into();
         r.where_ = if self.chance(0.5) { "dc01.corp.local".into() } else { "dc02.corp.local".into() };
         match self.rng.random_range(0..3) {
             0 => {
                 let (_, display) = self.person();
                 r.object_type = "user".into();
-                r.what = format!("\\local\\corp\\{}\\{display}", self.pick(OUS));
+                r.what = format!("\\local\\corp\\{}\\{display}", self.pick(OUS)).into();
                 r.action = self
                     .pick(&["Added", "Modified", "Modified", "Removed", "Moved", "Renamed", "Modify (Failed Attempt)"])
                     .into();
@@ -268,7 +273,7 @@ impl Generator {
                 let group = self.pick(GROUPS);
                 let (member, _) = self.person();
                 r.object_type = "group".into();
-                r.what = format!("\\local\\corp\\Groups\\{group}");
+                r.what = format!("\\local\\corp\\Groups\\{group}").into();
                 r.action = self.pick(&["Modified", "Modified", "Added", "Removed"]).into();
                 if r.action == "Modified" {
                     let member = format!("CORP\\{member}");
@@ -281,7 +286,7 @@ impl Generator {
             }
             _ => {
                 r.object_type = "computer".into();
-                r.what = format!("\\local\\corp\\Computers\\{}", self.pick(COMPUTERS));
+                r.what = format!("\\local\\corp\\Computers\\{}", self.pick(COMPUTERS)).into();
                 r.action = self.pick(&["Added", "Removed", "Modified"]).into();
                 if r.action == "Modified" {
                     r.details.push(detail("operatingSystemVersion", Some("10.0 (19045)"), Some("10.0 (22631)")));
@@ -293,16 +298,16 @@ impl Generator {
 
     fn file_servers(&mut self, r: &mut ActivityRecord) -> String {
         let (user, _) = self.person();
-        r.who = format!("CORP\\{user}");
+        r.who = format!("CORP\\{user}").into();
         r.where_ = "fs01.corp.local".into();
         let path = self.file_path();
         if self.chance(0.2) {
             r.object_type = "folder".into();
-            r.what = path.rsplit_once('\\').map_or(path.clone(), |(dir, _)| dir.to_string());
+            r.what = path.rsplit_once('\\').map_or(path.as_str(), |(dir, _)| dir).into();
             r.action = self.pick(&["Added", "Removed", "Modified", "Read"]).into();
         } else {
             r.object_type = "file".into();
-            r.what = path;
+            r.what = path.into();
             r.action = self
                 .pick(&[
                     "Read",
@@ -336,13 +341,13 @@ impl Generator {
 
     fn logon(&mut self, r: &mut ActivityRecord) -> String {
         let (user, _) = self.person();
-        r.who = format!("CORP\\{user}");
-        r.what = format!("CORP\\{user}");
+        r.who = format!("CORP\\{user}").into();
+        r.what = format!("CORP\\{user}").into();
         r.object_type = "Logon".into();
         r.where_ = "dc01.corp.local".into();
         r.action =
             self.pick(&["Successful Logon", "Successful Logon", "Successful Logon", "Failed Logon", "Logoff"]).into();
-        r.workstation = Some(self.pick(WORKSTATIONS).to_string());
+        r.workstation = Some(self.pick(WORKSTATIONS).into());
         if r.action == "Failed Logon" {
             r.details.push(detail(
                 "Cause",
@@ -362,10 +367,10 @@ impl Generator {
     fn exchange(&mut self, r: &mut ActivityRecord) -> String {
         let (admin, _) = self.person();
         let (_, owner) = self.person();
-        r.who = format!("CORP\\{admin}");
+        r.who = format!("CORP\\{admin}").into();
         r.where_ = "exch01.corp.local".into();
         r.object_type = "Mailbox".into();
-        r.what = format!("corp.local/{}/{owner}", self.pick(OUS));
+        r.what = format!("corp.local/{}/{owner}", self.pick(OUS)).into();
         r.action = self.pick(&["Modified", "Modified", "Added", "Removed"]).into();
         if r.action == "Modified" {
             r.details.push(if self.chance(0.5) {
@@ -379,7 +384,7 @@ impl Generator {
 
     fn exchange_online(&mut self, r: &mut ActivityRecord) -> String {
         let (user, _) = self.person();
-        r.who = format!("{user}@corp.onmicrosoft.com");
+        r.who = format!("{user}@corp.onmicrosoft.com").into();
         r.where_ = self.pick(&["BLUPR05MB1940", "AM6PR04MB5555", "DB8PR10MB3021"]).into();
         if self.chance(0.5) {
             r.object_type = "Mailbox Item".into();
@@ -387,7 +392,8 @@ impl Generator {
             r.what = format!(
                 "{user}@corp.onmicrosoft.com\\Inbox\\{}",
                 self.pick(&["Angebot Nr. 4711", "Réunion lundi", "Отчёт за март", "会議の議事録"])
-            );
+            )
+            .into();
         } else {
             r.object_type = "Mailbox".into();
             r.action = "Modified".into();
@@ -399,17 +405,17 @@ impl Generator {
 
     fn sharepoint(&mut self, r: &mut ActivityRecord) -> String {
         let (user, _) = self.person();
-        r.who = format!("CORP\\{user}");
+        r.who = format!("CORP\\{user}").into();
         r.where_ = "http://sp.corp.local".into();
         let site = self.pick(&["Finance", "HR", "Entwicklung", "Маркетинг"]);
         if self.chance(0.7) {
             r.object_type = "Document".into();
-            r.what = format!("http://sp.corp.local/sites/{site}/Shared Documents/{}", self.pick(FILES));
+            r.what = format!("http://sp.corp.local/sites/{site}/Shared Documents/{}", self.pick(FILES)).into();
             r.action =
                 self.pick(&["Read", "Modified", "Checked in", "Checked out", "Discard check out", "Removed"]).into();
         } else {
             r.object_type = "List".into();
-            r.what = format!("http://sp.corp.local/sites/{site}/Lists/Tasks");
+            r.what = format!("http://sp.corp.local/sites/{site}/Lists/Tasks").into();
             r.action = self.pick(&["Added", "Modified", "Removed"]).into();
             if r.action == "Modified" {
                 r.details.push(detail("Title", Some("Aufgaben"), Some("Aufgaben – 2024")));
@@ -420,18 +426,18 @@ impl Generator {
 
     fn sql_server(&mut self, r: &mut ActivityRecord) -> String {
         let (user, _) = self.person();
-        r.who = format!("CORP\\{user}");
+        r.who = format!("CORP\\{user}").into();
         r.where_ = "SQL01\\MSSQLSERVER".into();
         match self.rng.random_range(0..3) {
             0 => {
                 r.object_type = "Table".into();
-                r.what = format!("Databases\\HR\\Tables\\{}", self.pick(TABLES));
+                r.what = format!("Databases\\HR\\Tables\\{}", self.pick(TABLES)).into();
                 r.action = self.pick(&["Added", "Modified", "Removed", "Read"]).into();
             }
             1 => {
                 let name = self.pick(&["sp_UpdateSalary", "sp_Bericht_Übersicht", "usp_Cleanup"]);
                 r.object_type = "Stored Procedure".into();
-                r.what = format!("Databases\\ReportServer\\Stored Procedures\\dbo.{name}");
+                r.what = format!("Databases\\ReportServer\\Stored Procedures\\dbo.{name}").into();
                 r.action = self.pick(&["Added", "Modified", "Removed"]).into();
                 if r.action == "Modified" {
                     r.details.push(detail(
@@ -443,7 +449,7 @@ impl Generator {
             }
             _ => {
                 r.object_type = "Login".into();
-                r.what = format!("Security\\Logins\\CORP\\{user}");
+                r.what = format!("Security\\Logins\\CORP\\{user}").into();
                 r.action = self.pick(&["Successful Logon", "Failed Logon", "Added", "Modified"]).into();
             }
         }
@@ -452,13 +458,14 @@ impl Generator {
 
     fn group_policy(&mut self, r: &mut ActivityRecord) -> String {
         let (admin, _) = self.person();
-        r.who = format!("CORP\\{admin}");
+        r.who = format!("CORP\\{admin}").into();
         r.where_ = "dc01.corp.local".into();
         r.object_type = "grouppolicy".into();
         r.what = format!(
             "\\local\\corp\\{}",
             self.pick(&["Default Domain Policy", "Kennwortrichtlinie", "Workstation Lockdown"])
-        );
+        )
+        .into();
         r.action = "Modified".into();
         r.details.push(detail(
             "Computer Configuration/Policies/Windows Settings/Security Settings/Account Policies/Password Policy",
@@ -470,10 +477,10 @@ impl Generator {
 
     fn entra_id(&mut self, r: &mut ActivityRecord) -> String {
         let (user, display) = self.person();
-        r.who = format!("{user}@corp.onmicrosoft.com");
+        r.who = format!("{user}@corp.onmicrosoft.com").into();
         r.where_ = "corp.onmicrosoft.com".into();
         r.object_type = "user".into();
-        r.what = format!("{display} ({user}@corp.onmicrosoft.com)");
+        r.what = format!("{display} ({user}@corp.onmicrosoft.com)").into();
         r.action = self.pick(&["Successful Logon", "Successful Logon", "Failed Logon", "Modified", "Added"]).into();
         if r.action == "Modified" {
             r.details.push(detail("Department", Some("Vertrieb"), Some("Direction générale")));
@@ -483,7 +490,7 @@ impl Generator {
 
     fn windows_server(&mut self, r: &mut ActivityRecord) -> String {
         let (admin, _) = self.person();
-        r.who = format!("CORP\\{admin}");
+        r.who = format!("CORP\\{admin}").into();
         r.where_ = "SRV-APP01.corp.local".into();
         if self.chance(0.5) {
             r.object_type = "Service".into();
@@ -495,7 +502,8 @@ impl Generator {
             r.what = format!(
                 "\\Microsoft\\Windows\\{}",
                 self.pick(&["Backup", "Defrag\\ScheduledDefrag", "Nächtliche Sicherung"])
-            );
+            )
+            .into();
             r.action = self.pick(&["Added", "Removed", "Modified"]).into();
         }
         "SRV-APP01.corp.local (Computer)".into()
@@ -503,10 +511,10 @@ impl Generator {
 
     fn vmware(&mut self, r: &mut ActivityRecord) -> String {
         let (user, _) = self.person();
-        r.who = format!("CORP\\{user}");
+        r.who = format!("CORP\\{user}").into();
         r.where_ = "vcenter01.corp.local".into();
         r.object_type = "Virtual Machine".into();
-        r.what = format!("Datacenters\\Zentrale\\vm\\{}", self.pick(COMPUTERS));
+        r.what = format!("Datacenters\\Zentrale\\vm\\{}", self.pick(COMPUTERS)).into();
         r.action = self.pick(&["Session start", "Session end", "Modified", "Activated"]).into();
         if r.action == "Modified" {
             r.details.push(detail("Memory", Some("8192 MB"), Some("16384 MB")));
@@ -518,7 +526,7 @@ impl Generator {
         r.who = self.pick(&["SYSTEM", "HR_APP", "CORP\\asmirnov"]).into();
         r.where_ = "ora01.corp.local".into();
         r.object_type = "Table".into();
-        r.what = format!("HR.{}", self.pick(&["EMPLOYEES", "SALARIES", "DEPARTMENTS"]));
+        r.what = format!("HR.{}", self.pick(&["EMPLOYEES", "SALARIES", "DEPARTMENTS"])).into();
         r.action = self.pick(&["Read", "Modified", "Added"]).into();
         "ORCL19 (Oracle Database instance)".into()
     }

@@ -59,6 +59,7 @@ impl fmt::Debug for RecordId {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Text;
 
     #[test]
     fn id_is_stable_and_content_sensitive() {
@@ -67,7 +68,7 @@ mod tests {
         assert_eq!(id, a.clone().id());
         assert_eq!(id.to_string().len(), 32);
         assert_eq!(RecordId::from_hex(&id.to_string()), Some(id));
-        a.workstation = Some(String::new());
+        a.workstation = Some(Text::new());
         assert_ne!(a.id(), id, "absent and empty differ");
     }
 

@@ -17,6 +17,7 @@ mod id;
 pub mod json;
 mod model;
 pub mod search;
+mod text;
 pub mod xml;
 
 pub use errorlist::{ApiError, ErrorList};
@@ -24,6 +25,7 @@ pub use format::{DecodeError, Format, Page};
 pub use id::RecordId;
 pub use model::{ActivityRecord, Detail, Item, MonitoringPlan};
 pub use search::{Filter, FilterValue, Operator, SearchRequest};
+pub use text::{Text, TextBuf};
 
 /// The XML namespace of activity records, searches and continuation marks.
 pub const RECORDS_NS: &str = "http://schemas.netwrix.com/api/v1/activity_records/";

@@ -2,9 +2,11 @@
 //!
 //! Field names follow the API's own (`Who`, `Action`, `What`, …); the serde attributes
 //! make the JSON form exactly Netwrix's. Mandatory fields of the API are plain
-//! `String`s (an absent one decodes as empty, so one odd record never stalls an
-//! export); everything the API may leave out is an `Option` or an empty list.
+//! [`Text`]s, strings that can share a spool row's bytes (an absent one decodes as
+//! empty, so one odd record never stalls an export); everything the API may leave out
+//! is an `Option` or an empty list.
 
+use crate::text::Text;
 use serde::{Deserialize, Serialize};
 
 /// One Activity Record (spec §2). Unknown elements or keys are skipped by every decoder.
@@ -12,28 +14,28 @@ use serde::{Deserialize, Serialize};
 pub struct ActivityRecord {
     /// The server's unique key (output only).
     #[serde(rename = "RID", default, skip_serializing_if = "Option::is_none")]
-    pub rid: Option<String>,
+    pub rid: Option<Text>,
     #[serde(rename = "Who", default)]
-    pub who: String,
+    pub who: Text,
     #[serde(rename = "Action", default)]
-    pub action: String,
+    pub action: Text,
     #[serde(rename = "What", default)]
-    pub what: String,
+    pub what: Text,
     /// `xs:dateTime` exactly as the server sent it (UTC `YYYY-MM-DDTHH:MM:SSZ` on output).
     #[serde(rename = "When", default)]
-    pub when: String,
+    pub when: Text,
     #[serde(rename = "Where", default)]
-    pub where_: String,
+    pub where_: Text,
     #[serde(rename = "ObjectType", default)]
-    pub object_type: String,
+    pub object_type: Text,
     #[serde(rename = "MonitoringPlan", default, skip_serializing_if = "Option::is_none")]
     pub monitoring_plan: Option<MonitoringPlan>,
     #[serde(rename = "DataSource", default, skip_serializing_if = "Option::is_none")]
-    pub data_source: Option<String>,
+    pub data_source: Option<Text>,
     #[serde(rename = "Item", default, skip_serializing_if = "Option::is_none")]
     pub item: Option<Item>,
     #[serde(rename = "Workstation", default, skip_serializing_if = "Option::is_none")]
-    pub workstation: Option<String>,
+    pub workstation: Option<Text>,
     /// `DetailList`; empty when the record has none (the API then leaves the element out).
     #[serde(rename = "DetailList", default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<Detail>,
@@ -43,31 +45,31 @@ pub struct ActivityRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MonitoringPlan {
     #[serde(rename = "Name", default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// A GUID in braces, assigned by the product.
     #[serde(rename = "ID", default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<Text>,
 }
 
 /// The audited item, its type in brackets inside the name: `corp.example (Domain)`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Item {
     #[serde(rename = "Name", default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<Text>,
 }
 
 /// One changed property of the audited object.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Detail {
     #[serde(rename = "PropertyName", default)]
-    pub property_name: String,
+    pub property_name: Text,
     #[serde(rename = "Before", default, skip_serializing_if = "Option::is_none")]
-    pub before: Option<String>,
+    pub before: Option<Text>,
     #[serde(rename = "After", default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<String>,
+    pub after: Option<Text>,
     /// Object-specific text (output only).
     #[serde(rename = "Message", default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    pub message: Option<Text>,
 }
 
 impl ActivityRecord {

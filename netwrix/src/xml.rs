@@ -35,7 +35,9 @@ use crate::errorlist::{ApiError, ErrorList};
 use crate::format::{DecodeError, Page};
 use crate::model::{ActivityRecord, Detail, Item, MonitoringPlan};
 use crate::search::{Filter, FilterValue, Operator, SearchRequest};
+use crate::text::{Text, TextBuf};
 use crate::{ERRORS_NS, RECORDS_NS};
+use bytes::Bytes;
 
 /// How deep elements may nest before the decoder gives up (the API's documents need 5).
 pub const MAX_DEPTH: usize = 256;
@@ -54,9 +56,16 @@ const DECL_ERRORS: &[u8] = br#"<?xml version="1.0" encoding="UTF-8"?>"#;
 /// A page in the shape the server writes is read by `Fast`; anything else (and every
 /// error) goes through the general quick-xml decoder, which gives the same result.
 pub fn decode_page(body: &[u8]) -> Result<Page, DecodeError> {
-    match Fast::page(body) {
+    decode_page_shared(Bytes::copy_from_slice(body))
+}
+
+/// [`decode_page`] of a body the records may keep: the fast path cuts their fields out
+/// of it without copying (the body lives until the page's last field is dropped).
+pub fn decode_page_shared(body: Bytes) -> Result<Page, DecodeError> {
+    let buf = TextBuf::new(body);
+    match Fast::page(&buf) {
         Some(page) => Ok(page),
-        None => decode_page_general(body),
+        None => decode_page_general(buf.bytes()),
     }
 }
 
@@ -172,17 +181,19 @@ pub fn decode_errors(body: &[u8]) -> Result<ErrorList, DecodeError> {
 /// On anything else (comments, CDATA, unknown elements, errors, ...) it returns `None`
 /// and the caller decodes the body again with the general decoder.
 struct Fast<'a> {
-    /// The body after any BOM, known to be UTF-8.
+    /// The body, which values are cut from.
+    buf: &'a TextBuf,
+    /// The body, known to be UTF-8 (a BOM is skipped by starting after it).
     s: &'a str,
     /// Where scanning is, always on a char boundary (just before or after ASCII markup).
     pos: usize,
 }
 
 impl<'a> Fast<'a> {
-    fn page(body: &'a [u8]) -> Option<Page> {
-        let rest = body.strip_prefix(BOM).unwrap_or(body);
-        let s = std::str::from_utf8(rest).ok()?;
-        let mut f = Fast { s, pos: 0 };
+    fn page(buf: &'a TextBuf) -> Option<Page> {
+        let s = buf.as_str()?;
+        let pos = if s.as_bytes().starts_with(BOM) { BOM.len() } else { 0 };
+        let mut f = Fast { buf, s, pos };
         let _ = f.eat(DECL_STANDALONE) || f.eat(DECL_UTF8);
         f.skip_space();
         if !f.eat(b"<ActivityRecordList") {
@@ -206,7 +217,7 @@ impl<'a> Fast<'a> {
                     b"ContinuationMark" => {
                         let mark = f.leaf(name, empty)?;
                         let t = mark.trim_matches(is_xml_space);
-                        page.mark = Some(if t.len() == mark.len() { mark } else { t.to_owned() });
+                        page.mark = Some(if t.len() == mark.len() { mark.into() } else { t.to_owned() });
                     }
                     _ => return None,
                 }
@@ -288,18 +299,18 @@ impl<'a> Fast<'a> {
     }
 
     /// The text of a leaf element whose start tag was just read, and its end tag.
-    fn leaf(&mut self, name: &[u8], empty: bool) -> Option<String> {
+    fn leaf(&mut self, name: &[u8], empty: bool) -> Option<Text> {
         if empty {
-            return Some(String::new());
+            return Some(Text::new());
         }
         let start = self.pos;
         let rest = self.rest();
         let i = text_end(rest)?;
         let value = if rest[i] == b'<' {
             self.pos += i;
-            self.s.get(start..self.pos)?.to_owned()
+            self.buf.text(start..self.pos)?
         } else {
-            self.leaf_refs(start, i)?
+            Text::from(self.leaf_refs(start, i)?)
         };
         self.end(name)?;
         Some(value)
@@ -568,11 +579,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// The text of a leaf element: `""` when it is empty (`<X/>`).
-    fn leaf(&mut self, empty: bool) -> Result<String, DecodeError> {
+    fn leaf(&mut self, empty: bool) -> Result<Text, DecodeError> {
         if empty {
-            Ok(String::new())
+            Ok(Text::new())
         } else {
-            Ok(self.text()?.into_owned())
+            Ok(Text::from(self.text()?))
         }
     }
 
@@ -675,9 +686,9 @@ impl<'a> Cursor<'a> {
         let mut e = ApiError::default();
         self.children(|c, name, empty| {
             match name {
-                "Category" => e.category = c.leaf(empty)?,
-                "Description" => e.description = c.leaf(empty)?,
-                "Location" => e.location = Some(c.leaf(empty)?),
+                "Category" => e.category = c.leaf(empty)?.into(),
+                "Description" => e.description = c.leaf(empty)?.into(),
+                "Location" => e.location = Some(c.leaf(empty)?.into()),
                 _ => c.skip_if(empty)?,
             }
             Ok(())
@@ -770,11 +781,11 @@ impl<'a> Cursor<'a> {
             match e.local_name().as_ref() {
                 "From" => {
                     interval = true;
-                    from = Some(self.leaf(empty)?);
+                    from = Some(self.leaf(empty)?.into());
                 }
                 "To" => {
                     interval = true;
-                    to = Some(self.leaf(empty)?);
+                    to = Some(self.leaf(empty)?.into());
                 }
                 name => {
                     if period.is_some() {
@@ -1070,6 +1081,11 @@ fn push_name(name: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast path alone, on a copy of `body`.
+    fn fast(body: &[u8]) -> Option<Page> {
+        Fast::page(&TextBuf::new(body.to_vec()))
+    }
     use proptest::prelude::*;
 
     fn page_of(records: Vec<ActivityRecord>, mark: Option<String>) -> Vec<u8> {
@@ -1082,7 +1098,7 @@ mod tests {
     fn fast_path_reads_generated_pages_like_the_general_decoder() {
         for seed in 0..20 {
             let body = page_of(crate::generate::generate(300, seed), Some(format!(" mark {seed}\n")));
-            let fast = Fast::page(&body).expect("a page as the encoder writes it takes the fast path");
+            let fast = fast(&body).expect("a page as the encoder writes it takes the fast path");
             assert_eq!(Ok(fast), decode_page_general(&body));
         }
     }
@@ -1121,7 +1137,7 @@ mod tests {
                 .to_string(),
         ];
         for c in cases {
-            assert_eq!(Fast::page(c.as_bytes()).map(Ok), Some(decode_page_general(c.as_bytes())), "{c}");
+            assert_eq!(fast(c.as_bytes()).map(Ok), Some(decode_page_general(c.as_bytes())), "{c}");
         }
         // Shapes the fast path leaves to the general decoder.
         let general = [
@@ -1141,9 +1157,9 @@ mod tests {
             "<ActivityRecordList><ActivityRecord>",
         ];
         for c in general {
-            assert_eq!(Fast::page(c.as_bytes()), None, "{c}");
+            assert_eq!(fast(c.as_bytes()), None, "{c}");
         }
-        assert_eq!(Fast::page(b"<ActivityRecordList>\xFF</ActivityRecordList>"), None);
+        assert_eq!(fast(b"<ActivityRecordList>\xFF</ActivityRecordList>"), None);
     }
 
     /// Pieces spliced into encoded pages to push them off (or along) the fast path.
@@ -1197,8 +1213,8 @@ mod tests {
         "'",
     ];
 
-    fn text() -> impl Strategy<Value = String> {
-        "[a-z &<>'\"\r\n\t\u{1}ü東-]{0,10}"
+    fn text() -> impl Strategy<Value = Text> {
+        "[a-z &<>'\"\r\n\t\u{1}ü東-]{0,10}".prop_map(Text::from)
     }
 
     fn record() -> impl Strategy<Value = ActivityRecord> {
@@ -1240,7 +1256,7 @@ mod tests {
             mark in proptest::option::of(text()),
             edits in proptest::collection::vec(edit(), 0..4),
         ) {
-            let mut body = page_of(records, mark);
+            let mut body = page_of(records, mark.map(String::from));
             let clean = edits.is_empty();
             for (at, op, piece) in edits {
                 let i = at.index(body.len() + 1);
@@ -1252,7 +1268,7 @@ mod tests {
                 }
             }
             let general = decode_page_general(&body);
-            match Fast::page(&body) {
+            match fast(&body) {
                 Some(fast) => prop_assert_eq!(Ok(fast), general),
                 None => prop_assert!(!clean, "an encoded page missed the fast path"),
             }

@@ -31,10 +31,10 @@ fn workspace() -> PathBuf {
 /// A page of two records, as both servers serve it.
 fn page_bytes() -> Vec<u8> {
     let record = |n: usize| ActivityRecord {
-        rid: Some(format!("20240301100000000{n:032x}")),
+        rid: Some(format!("20240301100000000{n:032x}").into()),
         who: r"CORP\jdoe".into(),
         action: "Modified".into(),
-        what: format!("object {n}"),
+        what: format!("object {n}").into(),
         when: "2024-03-01T10:00:00Z".into(),
         where_: "dc01".into(),
         object_type: "user".into(),

@@ -109,10 +109,10 @@ async fn answer(
 
 fn record(n: usize) -> ActivityRecord {
     ActivityRecord {
-        rid: Some(format!("20240301101502123{n:032X}")),
+        rid: Some(format!("20240301101502123{n:032X}").into()),
         who: r"CORP\jdoe".into(),
         action: "Modified".into(),
-        what: format!(r"\corp\Groups\G{n}"),
+        what: format!(r"\corp\Groups\G{n}").into(),
         when: "2024-03-01T10:15:02Z".into(),
         where_: "dc01.corp.example".into(),
         object_type: "group".into(),
@@ -415,7 +415,7 @@ async fn emulator(tls: bool, records: usize) -> (Emulator, RunningEmulator) {
     });
     emulator.add_records((0..records).map(|n| {
         let mut r = record(n);
-        r.data_source = Some(if n % 3 == 0 { "Active Directory" } else { "File Servers" }.to_string());
+        r.data_source = Some(if n % 3 == 0 { "Active Directory" } else { "File Servers" }.into());
         r
     }));
     let running = emulator.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -441,7 +441,7 @@ async fn read_all(client: &Client) -> Result<Vec<String>, ClientError> {
         if page.records.is_empty() {
             return Ok(rids);
         }
-        rids.extend(page.records.iter().filter_map(|r| r.rid.clone()));
+        rids.extend(page.records.iter().filter_map(|r| r.rid.as_ref().map(String::from)));
         let mark = page.mark.clone().expect("a mark with every non-empty page");
         page = client.next_page(&mark).await?;
     }
@@ -454,7 +454,7 @@ async fn emulator_paging_reads_every_record_once_in_xml_and_json() {
     for f in [Format::Xml, Format::Json] {
         let client = Client::new(config(&running, f, Some(10), Trust::System)).unwrap();
         let rids = read_all(&client).await.unwrap();
-        let expected: Vec<String> = (0..25).filter_map(|n| record(n).rid).collect();
+        let expected: Vec<String> = (0..25).filter_map(|n| record(n).rid.map(String::from)).collect();
         assert_eq!(rids, expected, "{f:?}");
     }
     // Without a count the server's default (1,000) applies: everything in one page.
@@ -486,7 +486,8 @@ async fn emulator_search_continues_with_the_mark_inside_the_search() {
             search.mark = page.mark;
             assert!(search.mark.is_some());
         }
-        let expected: Vec<String> = (0..30).filter(|n| n % 3 == 0).filter_map(|n| record(n).rid).collect();
+        let expected: Vec<String> =
+            (0..30).filter(|n| n % 3 == 0).filter_map(|n| record(n).rid.map(String::from)).collect();
         assert_eq!(found, expected, "{f:?}");
     }
 }

@@ -234,7 +234,7 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
 #[test]
 fn huge_values_decode() {
     let big = "x\\ü".repeat(2_000_000);
-    let rec = netwrix::ActivityRecord { who: big.clone(), ..Default::default() };
+    let rec = netwrix::ActivityRecord { who: big.clone().into(), ..Default::default() };
     for format in [Format::Xml, Format::Json] {
         let mut body = Vec::new();
         format.encode_records(std::slice::from_ref(&rec), &mut body);

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use netwrix::{
     json, xml, ActivityRecord, Detail, ErrorList, Filter, FilterValue, Format, Item, MonitoringPlan, Operator, Page,
-    SearchRequest,
+    SearchRequest, Text,
 };
 use proptest::prelude::*;
 
@@ -142,7 +142,7 @@ fn spec_record() -> ActivityRecord {
         workstation: Some("ws-17.corp.example".into()),
         details: vec![Detail {
             property_name: "member".into(),
-            before: Some(String::new()),
+            before: Some(Text::new()),
             after: Some("CORP\\asmith".into()),
             message: None,
         }],
@@ -574,12 +574,7 @@ fn lenient_xml_reordered_unknown_padded_prefixed() {
     assert_eq!(r.when, "", "a missing mandatory field is empty");
     assert_eq!(
         r.details,
-        vec![Detail {
-            property_name: "p".into(),
-            before: Some(String::new()),
-            after: Some(String::new()),
-            message: None
-        }]
+        vec![Detail { property_name: "p".into(), before: Some(Text::new()), after: Some(Text::new()), message: None }]
     );
     assert_eq!(page.records[1], ActivityRecord::default());
 }

@@ -396,8 +396,8 @@ async fn search_filters() {
     let api = Api::new(&server.base_url);
     let groups = HashMap::new();
 
-    let from = generated[500].when.clone();
-    let to = generated[1_700].when.clone();
+    let from = generated[500].when.to_string();
+    let to = generated[1_700].when.to_string();
     let cases: Vec<Vec<Filter>> = vec![
         vec![Filter {
             field: "When".into(),
@@ -624,7 +624,7 @@ fn generator_is_deterministic_and_realistic() {
     assert_ne!(a[..100], generate(100, 43)[..]);
     assert_eq!(generate_iter(42).take(10).collect::<Vec<_>>(), a[..10]);
 
-    let values = |r: &ActivityRecord| -> Vec<String> {
+    let values = |r: &ActivityRecord| -> Vec<netwrix::Text> {
         let mut v = vec![r.who.clone(), r.what.clone(), r.where_.clone()];
         for d in &r.details {
             v.extend(d.before.clone());

@@ -8,19 +8,19 @@
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Timelike, Utc};
 use netwrix::client::{Client, ClientConfig};
 use netwrix::emulator::{Emulator, EmulatorConfig};
-use netwrix::{ActivityRecord, Detail, Filter, FilterValue, Format, Operator, SearchRequest};
+use netwrix::{ActivityRecord, Detail, Filter, FilterValue, Format, Operator, SearchRequest, Text};
 use std::collections::HashMap;
 
 /// The values a text filter looks at, as the docs describe each filter.
 fn values(r: &ActivityRecord, field: &str) -> Vec<String> {
-    let opt = |v: &Option<String>| v.iter().cloned().collect::<Vec<_>>();
+    let opt = |v: &Option<Text>| v.iter().map(String::from).collect::<Vec<_>>();
     match field {
         "RID" => opt(&r.rid),
-        "Who" => vec![r.who.clone()],
-        "Where" => vec![r.where_.clone()],
-        "ObjectType" => vec![r.object_type.clone()],
-        "What" => vec![r.what.clone()],
-        "Action" => vec![r.action.clone()],
+        "Who" => vec![r.who.to_string()],
+        "Where" => vec![r.where_.to_string()],
+        "ObjectType" => vec![r.object_type.to_string()],
+        "What" => vec![r.what.to_string()],
+        "Action" => vec![r.action.to_string()],
         "DataSource" => opt(&r.data_source),
         "Workstation" => opt(&r.workstation),
         "Item" => r.item.as_ref().map(|i| opt(&i.name)).unwrap_or_default(),
@@ -30,9 +30,10 @@ fn values(r: &ActivityRecord, field: &str) -> Vec<String> {
             .iter()
             .flat_map(|d| [Some(d.property_name.clone()), d.before.clone(), d.after.clone(), d.message.clone()])
             .flatten()
+            .map(String::from)
             .collect(),
-        "Before" => r.details.iter().filter_map(|d| d.before.clone()).collect(),
-        "After" => r.details.iter().filter_map(|d| d.after.clone()).collect(),
+        "Before" => r.details.iter().filter_map(|d| d.before.as_ref().map(String::from)).collect(),
+        "After" => r.details.iter().filter_map(|d| d.after.as_ref().map(String::from)).collect(),
         other => panic!("not a text filter: {other}"),
     }
 }
@@ -103,7 +104,7 @@ fn select(records: &[ActivityRecord], entries: &[(&str, Entry)]) -> Vec<String> 
                     && mine.iter().filter(|e| e.negated).all(|e| !(e.check)(r))
             })
         })
-        .map(|r| r.rid.clone().unwrap())
+        .map(|r| r.rid.clone().unwrap().into())
         .collect()
 }
 
@@ -125,7 +126,7 @@ async fn search_all(client: &Client, filters: &[Filter]) -> Vec<String> {
         if page.records.is_empty() {
             return out;
         }
-        out.extend(page.records.into_iter().map(|r| r.rid.unwrap()));
+        out.extend(page.records.into_iter().map(|r| String::from(r.rid.unwrap())));
         request.mark = page.mark;
     }
 }
@@ -146,13 +147,13 @@ fn records() -> Vec<ActivityRecord> {
     ];
     for (i, t) in recent.into_iter().enumerate() {
         let mut r = records[i * 7].clone();
-        r.rid = Some(format!("20990101000000000{i:032x}"));
-        r.when = t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        r.rid = Some(format!("20990101000000000{i:032x}").into());
+        r.when = t.format("%Y-%m-%dT%H:%M:%SZ").to_string().into();
         r.details.push(Detail {
             property_name: "Message Note".into(),
             before: None,
             after: None,
-            message: Some(format!("ÜBER note {i}")),
+            message: Some(format!("ÜBER note {i}").into()),
         });
         records.push(r);
     }

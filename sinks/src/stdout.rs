@@ -91,7 +91,7 @@ mod tests {
     use netwrix::{ActivityRecord, RecordId};
 
     fn event(seq: u64) -> Event {
-        let record = ActivityRecord { who: format!("CORP\\u{seq}"), ..Default::default() };
+        let record = ActivityRecord { who: format!("CORP\\u{seq}").into(), ..Default::default() };
         Event { seq, id: RecordId([seq as u8; 16]), job: "j".into(), replay: false, record }
     }
 

@@ -5,7 +5,7 @@
 
 mod spec_decoders;
 
-use netwrix::{ActivityRecord, Detail, Item, MonitoringPlan, RecordId};
+use netwrix::{ActivityRecord, Detail, Item, MonitoringPlan, RecordId, Text};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRng, TestRunner};
@@ -35,13 +35,13 @@ fn text() -> impl Strategy<Value = String> {
     proptest::collection::vec(c, 1..20).prop_map(String::from_iter)
 }
 
-fn opt(s: impl Strategy<Value = String>) -> impl Strategy<Value = Option<String>> {
-    proptest::option::weighted(0.8, s)
+fn opt(s: impl Strategy<Value = String>) -> impl Strategy<Value = Option<Text>> {
+    proptest::option::weighted(0.8, s.prop_map(Text::from))
 }
 
 fn detail(s: fn() -> BoxedStrategy<String>) -> impl Strategy<Value = Detail> {
     (s(), opt(s()), opt(s()), opt(s())).prop_map(|(property_name, before, after, message)| Detail {
-        property_name,
+        property_name: property_name.into(),
         before,
         after,
         message,
@@ -69,12 +69,12 @@ fn events(s: fn() -> BoxedStrategy<String>) -> impl Strategy<Value = Event> {
                     replay: false,
                     record: ActivityRecord {
                         rid,
-                        who,
-                        action,
-                        what,
-                        when,
-                        where_,
-                        object_type,
+                        who: who.into(),
+                        action: action.into(),
+                        what: what.into(),
+                        when: when.into(),
+                        where_: where_.into(),
+                        object_type: object_type.into(),
                         monitoring_plan: Some(MonitoringPlan { name: plan, id: plan_id }),
                         data_source: source,
                         item: Some(Item { name: item }),
@@ -126,7 +126,7 @@ proptest! {
         prop_assert!(!line.contains('\n') && !line.contains('\r'), "one line: {line:?}");
         let decoded = decode_cef(&line).map_err(TestCaseError::fail)?;
         let r = &event.record;
-        let name = if r.object_type.is_empty() { r.action.clone() } else { format!("{} {}", r.action, r.object_type) };
+        let name = if r.object_type.is_empty() { r.action.to_string() } else { format!("{} {}", r.action, r.object_type) };
         let product = r.data_source.clone().unwrap_or_else(|| "Auditor".into());
         let header: Vec<String> = ["Netwrix", &product, "1.0", &r.action, &name].iter().map(|s| header_kept(s)).collect();
         prop_assert_eq!(&decoded.version, "0");

@@ -268,7 +268,7 @@ impl Loader {
             {
                 continue;
             }
-            match netwrix::compact::decode(&row.payload) {
+            match netwrix::compact::decode_shared(netwrix::TextBuf::new(row.payload)) {
                 Ok(record) if self.filter.as_ref().is_some_and(|f| !f.matches(&record)) => {}
                 Ok(record) => events.push(Event {
                     seq: row.seq,

@@ -34,7 +34,7 @@ impl Client {
     /// The first page of all records: `GET …/activity_records/enum`.
     pub async fn first_page(&self) -> Result<Page, ClientError> {
         let format = self.inner.format;
-        self.send(Method::GET, &self.inner.enum_url, None, |body| format.decode_page(body)).await
+        self.send(Method::GET, &self.inner.enum_url, None, |body| format.decode_page_shared(body)).await
     }
 
     /// The page after `mark`: `POST …/activity_records/enum` with the mark as the body.
@@ -42,7 +42,7 @@ impl Client {
         let format = self.inner.format;
         let mut body = Vec::new();
         format.encode_mark(mark, &mut body);
-        self.send(Method::POST, &self.inner.enum_url, Some(body.into()), |body| format.decode_page(body)).await
+        self.send(Method::POST, &self.inner.enum_url, Some(body.into()), |body| format.decode_page_shared(body)).await
     }
 
     /// A page of matching records: `POST …/activity_records/search`. The filters travel
@@ -51,7 +51,7 @@ impl Client {
         let format = self.inner.format;
         let mut body = Vec::new();
         format.encode_search(search, &mut body);
-        self.send(Method::POST, &self.inner.search_url, Some(body.into()), |body| format.decode_page(body)).await
+        self.send(Method::POST, &self.inner.search_url, Some(body.into()), |body| format.decode_page_shared(body)).await
     }
 
     /// Writes records: `POST …/activity_records/`. An empty slice sends nothing.
@@ -71,13 +71,13 @@ impl Client {
         method: Method,
         url: &Url,
         body: Option<Bytes>,
-        decode: impl FnOnce(&[u8]) -> Result<T, DecodeError>,
+        decode: impl FnOnce(Bytes) -> Result<T, DecodeError>,
     ) -> Result<T, ClientError> {
         let started = Instant::now();
         let result = tokio::time::timeout(self.inner.timeout, self.exchange(&method, url, body))
             .await
             .unwrap_or(Err(ClientError::Timeout));
-        let result = result.and_then(|(status, body)| self.interpret(status, &body, decode));
+        let result = result.and_then(|(status, body)| self.interpret(status, body, decode));
         if let Err(error) = &result {
             tracing::debug!(
                 method = %method,
@@ -154,12 +154,14 @@ impl Client {
     fn interpret<T>(
         &self,
         status: StatusCode,
-        body: &[u8],
-        decode: impl FnOnce(&[u8]) -> Result<T, DecodeError>,
+        body: Bytes,
+        decode: impl FnOnce(Bytes) -> Result<T, DecodeError>,
     ) -> Result<T, ClientError> {
-        let format = self.inner.format;
+        if status.is_success() {
+            return decode(body).map_err(ClientError::Decode);
+        }
+        let (format, body) = (self.inner.format, &body[..]);
         match status.as_u16() {
-            200..=299 => decode(body).map_err(ClientError::Decode),
             400 => Err(ClientError::BadRequest(error_list(format, body).unwrap_or_default())),
             401 => Err(ClientError::Unauthorized { scheme: self.inner.auth.scheme().to_string() }),
             404 => Err(ClientError::NotFound),

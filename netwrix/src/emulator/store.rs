@@ -6,6 +6,7 @@
 
 use crate::model::{ActivityRecord, Item};
 use crate::search::Matcher;
+use crate::text::Text;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -86,15 +87,16 @@ impl Store {
 /// - `When` is rewritten as UTC `YYYY-MM-DDTHH:MM:SSZ` (a value without a zone is read as UTC;
 ///   an unparseable one is kept as is; the HTTP endpoint refuses those before this point).
 pub(crate) fn as_written(mut r: ActivityRecord, now: DateTime<Utc>) -> ActivityRecord {
-    r.rid = Some(new_rid(now));
-    r.data_source = Some("Netwrix API".to_string());
+    r.rid = Some(new_rid(now).into());
+    r.data_source = Some(Text::from_static("Netwrix API"));
     r.item = r.item.and_then(|item| item.name).map(|name| {
-        let name = if name.trim_end().ends_with("(Integration)") { name } else { format!("{name} (Integration)") };
+        let name =
+            if name.trim_end().ends_with("(Integration)") { name } else { format!("{name} (Integration)").into() };
         Item { name: Some(name) }
     });
     if let Some(plan) = &mut r.monitoring_plan {
         if let Some(name) = &plan.name {
-            plan.id = Some(plan_id(name));
+            plan.id = Some(plan_id(name).into());
         } else if plan.id.is_none() {
             r.monitoring_plan = None;
         }
@@ -103,7 +105,7 @@ pub(crate) fn as_written(mut r: ActivityRecord, now: DateTime<Utc>) -> ActivityR
         d.message = None;
     }
     if let Some(t) = parse_when(&r.when) {
-        r.when = t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        r.when = t.format("%Y-%m-%dT%H:%M:%SZ").to_string().into();
     }
     r
 }

@@ -8,7 +8,7 @@
 use netwrix::{
     ActivityRecord, Detail, ErrorList, Filter, FilterValue, Item, MonitoringPlan, Operator, Page, SearchRequest,
 };
-use netwrix::{ApiError, Format};
+use netwrix::{ApiError, Format, Text};
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
@@ -67,7 +67,8 @@ pub fn arb_any_text() -> impl Strategy<Value = String> {
 }
 
 pub fn arb_detail() -> impl Strategy<Value = Detail> {
-    (arb_text(), option::of(arb_text()), option::of(arb_text()), option::of(arb_text()))
+    let text = || arb_text().prop_map(Text::from);
+    (text(), option::of(text()), option::of(text()), option::of(text()))
         .prop_map(|(property_name, before, after, message)| Detail { property_name, before, after, message })
 }
 
@@ -81,7 +82,8 @@ pub fn arb_record_any_chars() -> impl Strategy<Value = ActivityRecord> {
     record_from(arb_any_text)
 }
 
-fn record_from<S: Strategy<Value = String> + 'static>(text: fn() -> S) -> impl Strategy<Value = ActivityRecord> {
+fn record_from<S: Strategy<Value = String> + 'static>(string: fn() -> S) -> impl Strategy<Value = ActivityRecord> {
+    let text = move || string().prop_map(Text::from);
     let detail = move || {
         (text(), option::of(text()), option::of(text()), option::of(text()))
             .prop_map(|(property_name, before, after, message)| Detail { property_name, before, after, message })

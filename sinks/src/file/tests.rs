@@ -16,7 +16,7 @@ fn event(seq: u64) -> Event {
     let mut id = [0u8; 16];
     id[8..].copy_from_slice(&seq.to_be_bytes());
     let record = ActivityRecord {
-        who: format!("CORP\\user{seq}"),
+        who: format!("CORP\\user{seq}").into(),
         action: "Modified".into(),
         what: "Grüße\n\"quoted\"".into(),
         ..Default::default()

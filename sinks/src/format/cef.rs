@@ -423,7 +423,7 @@ mod tests {
     fn options_change_product_severity_and_caps() {
         let mut e = record();
         e.record.when = "yesterday".into();
-        e.record.monitoring_plan = Some(MonitoringPlan { name: Some("p".repeat(2000)), id: None });
+        e.record.monitoring_plan = Some(MonitoringPlan { name: Some("p".repeat(2000).into()), id: None });
         let mut options = CefOptions { product: Some("Auditor".into()), ..CefOptions::default() };
         options.severity.insert("Modified".into(), Level::new(9));
         let mut out = Vec::new();
@@ -441,7 +441,8 @@ mod tests {
     fn encode_slow(event: &Event, options: &CefOptions) -> Vec<u8> {
         let r = &event.record;
         let product = options.product.as_deref().or(r.data_source.as_deref().filter(|s| !s.is_empty()));
-        let name = if r.object_type.is_empty() { r.action.clone() } else { format!("{} {}", r.action, r.object_type) };
+        let name =
+            if r.object_type.is_empty() { r.action.to_string() } else { format!("{} {}", r.action, r.object_type) };
         let level = severity::level(&r.action, &options.severity, options.default_severity);
         let header = Header {
             vendor: &options.vendor,
@@ -466,8 +467,8 @@ mod tests {
             long in 0usize..600,
         ) {
             let mut e = record();
-            e.record.action = format!("{action}{}", "a".repeat(long));
-            e.record.object_type = object_type;
+            e.record.action = format!("{action}{}", "a".repeat(long)).into();
+            e.record.object_type = object_type.into();
             let mut out = Vec::new();
             encode(&e, &CefOptions::default(), &mut out);
             proptest::prop_assert_eq!(out, encode_slow(&e, &CefOptions::default()));

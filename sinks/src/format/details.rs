@@ -46,7 +46,7 @@ pub fn render<'d>(details: &'d [Detail], separator: &str, out: &mut String) {
         if i > 0 {
             out.push_str(separator);
         }
-        let present = |v: &'d Option<String>| v.as_deref().filter(|s| !s.is_empty());
+        let present = |v: &'d Option<netwrix::Text>| v.as_deref().filter(|s| !s.is_empty());
         let p = d.property_name.as_str();
         // Pieces pushed one by one: `write!` and its formatting machinery cost more than
         // the text itself, and this runs for every CEF and LEEF record with details.

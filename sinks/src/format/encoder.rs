@@ -92,7 +92,8 @@ mod tests {
     use netwrix::{ActivityRecord, RecordId};
 
     fn event(seq: u64) -> Event {
-        let record = ActivityRecord { who: format!("CORP\\u{seq}"), action: "Read".into(), ..Default::default() };
+        let record =
+            ActivityRecord { who: format!("CORP\\u{seq}").into(), action: "Read".into(), ..Default::default() };
         Event { seq, id: RecordId([seq as u8; 16]), job: "j".into(), replay: false, record }
     }
 

@@ -67,7 +67,7 @@ fn as_hex<S: Serializer>(id: &&RecordId, s: S) -> Result<S::Ok, S::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netwrix::{Detail, Item, MonitoringPlan};
+    use netwrix::{Detail, Item, MonitoringPlan, Text};
 
     fn event(job: &str, record: ActivityRecord) -> Event {
         let mut id = [0u8; 16];
@@ -110,7 +110,7 @@ mod tests {
             }),
             data_source: Some("Active Directory".into()),
             item: Some(Item { name: Some("corp.example (Domain)".into()) }),
-            workstation: Some(String::new()),
+            workstation: Some(Text::new()),
             details: vec![
                 Detail {
                     property_name: "description".into(),
@@ -122,7 +122,7 @@ mod tests {
                     property_name: "member".into(),
                     before: None,
                     after: Some("日本語 \u{1} end".into()),
-                    message: Some(String::new()),
+                    message: Some(Text::new()),
                 },
             ],
         };

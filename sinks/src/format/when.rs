@@ -134,7 +134,7 @@ mod tests {
         ) {
             let fraction = fraction.map(|f| format!(".{f}")).unwrap_or_default();
             let when = format!("{y:04}-{mo:02}-{d:02}{separator}{h:02}:{mi:02}:{sec:02}{fraction}{zone}");
-            let record = ActivityRecord { when: when.clone(), ..Default::default() };
+            let record = ActivityRecord { when: when.clone().into(), ..Default::default() };
             proptest::prop_assert_eq!(when_millis(&record), chrono_millis(&when), "{:?}", when);
         }
     }

@@ -105,7 +105,7 @@ mod tests {
                 id: RecordId([i as u8; 16]),
                 job: "j".into(),
                 replay: false,
-                record: ActivityRecord { who: "x".repeat(i), ..Default::default() },
+                record: ActivityRecord { who: "x".repeat(i).into(), ..Default::default() },
             })
             .collect()
     }

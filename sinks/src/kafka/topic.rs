@@ -198,7 +198,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(t.render(&event(rec)), "netwrix.Active_Directory.corp_eu-AD___M_ller.unknown");
-        let rec = ActivityRecord { item: Some(Item { name: Some(String::new()) }), ..Default::default() };
+        let rec = ActivityRecord { item: Some(Item { name: Some(Default::default()) }), ..Default::default() };
         assert_eq!(t.render(&event(rec)), "netwrix.unknown.corp_eu-unknown.unknown");
     }
 
@@ -208,7 +208,7 @@ mod tests {
         let rec = ActivityRecord {
             object_type: "user".into(),
             action: "Added".into(),
-            where_: "x".repeat(300),
+            where_: "x".repeat(300).into(),
             ..Default::default()
         };
         let got = t.render(&event(rec));
