@@ -36,17 +36,36 @@ impl RecordId {
     }
 
     /// The id as raw bytes.
+    /// The 32 lower-case hex digits, without a `String` (formats write it per record).
+    pub fn hex(&self) -> HexId {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        for (pair, b) in out.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0xF)];
+        }
+        HexId(out)
+    }
+
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
 }
 
+/// A [`RecordId`] as its 32 lower-case hex digits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HexId([u8; 32]);
+
+impl HexId {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written into it.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for RecordId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; 32];
-        // Infallible: the buffer is exactly twice the input.
-        hex::encode_to_slice(self.0, &mut buf).map_err(|_| fmt::Error)?;
-        f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
+        f.write_str(self.hex().as_str())
     }
 }
 

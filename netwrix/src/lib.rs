@@ -22,7 +22,7 @@ pub mod xml;
 
 pub use errorlist::{ApiError, ErrorList};
 pub use format::{DecodeError, Format, Page};
-pub use id::RecordId;
+pub use id::{HexId, RecordId};
 pub use model::{ActivityRecord, Detail, Item, MonitoringPlan};
 pub use search::{Filter, FilterValue, Operator, SearchRequest};
 pub use text::{Text, TextBuf};

@@ -1,7 +1,9 @@
 //! CEF and LEEF read back by decoders written from the spec, for values full of the
 //! characters each format must handle (`\ | = CR LF TAB`, spaces, non-ASCII), and the
 //! CEF extension compared with what the PyPI package `cefevent` writes for the same
-//! values (installed into .peers/venv by scripts/peers/cefevent.sh).
+//! values (installed into .peers/venv by scripts/peers/cefevent.sh). The hand-written
+//! JSON of the JSON lines and HEC formats, for the same values, compared with what
+//! `serde_json` writes.
 
 mod spec_decoders;
 
@@ -11,6 +13,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRng, TestRunner};
 use sinks::format::cef::{self, CefOptions};
 use sinks::format::leef::{self, Delimiter, LeefOptions, LeefVersion};
+use sinks::format::{json, record_json};
 use sinks::Event;
 use spec_decoders::{decode_cef, decode_leef};
 
@@ -164,6 +167,31 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(Config { cases: 400, ..Config::default() })]
+
+    /// JSON lines and the HEC envelope's `event` are exactly what `serde_json` writes for
+    /// the record (with the bridge's keys before the record's own in JSON lines).
+    #[test]
+    fn record_json_is_what_serde_json_writes(mut event in events(any_text), replay in any::<bool>()) {
+        event.replay = replay;
+        let serde = serde_json::to_string(&event.record).expect("serializes");
+        let mut out = Vec::new();
+        record_json::record(&mut out, &event.record);
+        prop_assert_eq!(String::from_utf8(out).expect("UTF-8"), serde.clone());
+
+        let mut line = Vec::new();
+        json::encode(&event, &mut line);
+        let flag = if replay { ",\"auditbridge_replay\":true" } else { "" };
+        let want = format!(
+            "{{\"auditbridge_id\":\"{}\",\"job\":{}{flag},{}",
+            event.id,
+            serde_json::to_string(&event.job).expect("serializes"),
+            &serde[1..]
+        );
+        prop_assert_eq!(String::from_utf8(line).expect("UTF-8"), want);
+    }
+}
 /// The extension of a CEF line: what follows the seventh unescaped `|`.
 fn extension_of(line: &str) -> &str {
     let b = line.as_bytes();

@@ -18,6 +18,7 @@
 //! The keys are written in this order; absent optional keys are left out. No separator
 //! after the object: concatenating envelopes is the request builder's business.
 
+use super::record_json;
 use crate::Event;
 use std::io::Write;
 
@@ -38,9 +39,9 @@ pub struct Meta<'a> {
 pub fn encode(event: &Event, meta: &Meta<'_>, out: &mut Vec<u8>) {
     out.push(b'{');
     let mut first = true;
-    if let Some(t) = event.record.when_utc() {
+    if let Some(ms) = super::when::when_millis(&event.record) {
         key(out, &mut first, "time");
-        push_epoch_millis(out, t.timestamp_millis());
+        push_epoch_millis(out, ms);
     }
     let host = meta.host.or(Some(event.record.where_.as_str()).filter(|w| !w.is_empty()));
     for (name, value) in
@@ -52,19 +53,10 @@ pub fn encode(event: &Event, meta: &Meta<'_>, out: &mut Vec<u8>) {
         }
     }
     key(out, &mut first, "event");
-    let start = out.len();
-    if let Err(e) = serde_json::to_writer(&mut *out, &event.record) {
-        // Unreachable for these types (strings, options and lists of such); should it
-        // happen, Splunk still gets an event that says so and carries the id.
-        out.truncate(start);
-        out.extend_from_slice(b"{\"auditbridge_encode_error\":");
-        string(out, &e.to_string());
-        out.push(b'}');
-    }
+    record_json::record(out, &event.record);
     key(out, &mut first, "fields");
     out.extend_from_slice(b"{\"auditbridge_id\":\"");
-    // Writing into a `Vec` cannot fail.
-    let _ = write!(out, "{}", event.id);
+    out.extend_from_slice(event.id.hex().as_str().as_bytes());
     out.extend_from_slice(b"\",\"auditbridge_job\":");
     string(out, &event.job);
     if event.replay {
@@ -82,11 +74,7 @@ fn key(out: &mut Vec<u8>, first: &mut bool, name: &str) {
     out.push(b':');
 }
 
-/// Writes a JSON string literal.
-fn string(out: &mut Vec<u8>, value: &str) {
-    // Writing a `str` into a `Vec` cannot fail.
-    let _ = serde_json::to_writer(&mut *out, value);
-}
+use record_json::string;
 
 /// Writes epoch milliseconds as seconds with three decimals (`-1.5 s` is `-1.500`).
 fn push_epoch_millis(out: &mut Vec<u8>, ms: i64) {

@@ -7,67 +7,33 @@
 //! {"auditbridge_id":"<32 hex digits>","job":"<job>","RID":…,"Who":…,…,"DetailList":[…]}
 //! ```
 //!
-//! `auditbridge_id` is the record's deterministic [`RecordId`], the key
+//! `auditbridge_id` is the record's deterministic [`RecordId`](netwrix::RecordId), the key
 //! a SIEM de-duplicates on; `job` names the export job that fetched the record. The record's
 //! fields follow in the model's order with its serde names, so absent optional fields are
-//! left out and empty strings stay `""`. No trailing newline: line framing is the
-//! transport's business.
+//! left out and empty strings stay `""` (written by [`record_json`], byte for byte what
+//! `serde_json` writes). No trailing newline: line framing is the transport's business.
 
+use super::record_json;
 use crate::Event;
-use netwrix::{ActivityRecord, RecordId};
-use serde::{Serialize, Serializer};
 
 /// Appends the JSON object of `event` to `out` (compact, no trailing newline).
-///
-/// Serialization cannot fail for these types (every key is a fixed string and every
-/// value a string, an option or a list of such). Should it ever fail anyway, `out` is
-/// left as it was plus an object holding the two keys and `auditbridge_encode_error`,
-/// so the failure is visible to the SIEM, carries the id, and never corrupts the line.
 pub fn encode(event: &Event, out: &mut Vec<u8>) {
-    let start = out.len();
-    let flat = Flat { id: &event.id, job: &event.job, replay: event.replay, record: &event.record };
-    if let Err(e) = serde_json::to_writer(&mut *out, &flat) {
-        out.truncate(start);
-        let fallback = Fallback { id: &event.id, job: &event.job, auditbridge_encode_error: e.to_string() };
-        // Cannot fail: two strings and an id rendered as a string.
-        if serde_json::to_writer(&mut *out, &fallback).is_err() {
-            out.truncate(start);
-        }
+    out.extend_from_slice(b"{\"auditbridge_id\":\"");
+    out.extend_from_slice(event.id.hex().as_str().as_bytes());
+    out.extend_from_slice(b"\",\"job\":");
+    record_json::string(out, &event.job);
+    if event.replay {
+        // Present (and true) only on records sent again by `auditbridge backfill`.
+        out.extend_from_slice(b",\"auditbridge_replay\":true");
     }
-}
-
-/// The wire object: our two keys, then the record's own fields in place (`flatten`
-/// streams them into the same map; nothing is buffered into a `serde_json::Value`).
-#[derive(Serialize)]
-struct Flat<'a> {
-    #[serde(rename = "auditbridge_id", serialize_with = "as_hex")]
-    id: &'a RecordId,
-    job: &'a str,
-    /// Present (and true) only on records sent again by `auditbridge backfill`.
-    #[serde(rename = "auditbridge_replay", skip_serializing_if = "std::ops::Not::not")]
-    replay: bool,
-    #[serde(flatten)]
-    record: &'a ActivityRecord,
-}
-
-/// What is written in the (unreachable) case the record would not serialize.
-#[derive(Serialize)]
-struct Fallback<'a> {
-    #[serde(rename = "auditbridge_id", serialize_with = "as_hex")]
-    id: &'a RecordId,
-    job: &'a str,
-    auditbridge_encode_error: String,
-}
-
-/// Writes the id as its 32 lower-case hex digits without allocating a `String`.
-fn as_hex<S: Serializer>(id: &&RecordId, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(*id)
+    record_json::fields(out, &event.record, false);
+    out.push(b'}');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netwrix::{Detail, Item, MonitoringPlan, Text};
+    use netwrix::{ActivityRecord, Detail, Item, MonitoringPlan, RecordId, Text};
 
     fn event(job: &str, record: ActivityRecord) -> Event {
         let mut id = [0u8; 16];

@@ -1,11 +1,11 @@
-//! A record's `When` as epoch milliseconds (CEF `rt`, LEEF `devTime`), parsed by hand for
+//! A record's `When` as epoch milliseconds (CEF `rt`, LEEF `devTime`, HEC `time`), parsed by hand for
 //! the RFC 3339 shapes Netwrix writes and by chrono for anything else: chrono's parser
 //! was the largest cost of encoding a record.
 
 use netwrix::ActivityRecord;
 
 /// `When` in epoch milliseconds, exactly `record.when_utc().map(|t| t.timestamp_millis())`
-/// (CEF `rt`, LEEF `devTime`), without chrono for the shape servers send:
+/// (CEF `rt`, LEEF `devTime`, HEC `time`), without chrono for the shape servers send:
 /// `YYYY-MM-DDTHH:MM:SS`, up to nine fraction digits, then `Z` or `±HH:MM`. Anything
 /// else, and every value the fast parser is not sure of, goes to chrono.
 pub(crate) fn when_millis(record: &ActivityRecord) -> Option<i64> {
