@@ -23,6 +23,11 @@ fn decode(c: &mut Criterion) {
     for (name, format) in [("xml", Format::Xml), ("json", Format::Json)] {
         let body = page_body(format);
         group.bench_function(name, |b| b.iter(|| format.decode_page(black_box(&body)).map(|p| p.records.len())));
+        // As the client decodes: the body is the response's `Bytes`, which records share.
+        let shared = bytes::Bytes::from(body);
+        group.bench_function(format!("{name}_shared"), |b| {
+            b.iter(|| format.decode_page_shared(black_box(shared.clone())).map(|p| p.records.len()))
+        });
     }
     // The same page with a comment in it, which the XML decoder's fast path leaves to the
     // general quick-xml decoder: the cost of a page the server writes differently.

@@ -62,12 +62,12 @@ impl Format {
         }
     }
 
-    /// [`Format::decode_page`] of a body the records may keep (XML records then share
-    /// its bytes instead of copying each field).
+    /// [`Format::decode_page`] of a body the records may keep: their fields share its
+    /// bytes instead of copying them (in JSON, those without escapes).
     pub fn decode_page_shared(self, body: bytes::Bytes) -> Result<Page, DecodeError> {
         match self {
             Format::Xml => xml::decode_page_shared(body),
-            Format::Json => json::decode_page(&body),
+            Format::Json => crate::TextBuf::unchecked(body).lend(json::decode_page),
         }
     }
 

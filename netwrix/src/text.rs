@@ -13,6 +13,7 @@
 
 use bytes::Bytes;
 use std::borrow::Borrow;
+use std::cell::RefCell;
 use std::fmt;
 use std::ops::{Deref, Range};
 
@@ -38,7 +39,8 @@ impl Text {
     pub fn as_str(&self) -> &str {
         // SAFETY: the bytes are valid UTF-8 by the invariant on the field: `From<&str>`,
         // `From<String>` and `from_static` take them from a `str`, `TextBuf::text` checks
-        // them (or cuts them at char boundaries of a buffer checked as a whole), and
+        // them (or cuts them at char boundaries of a buffer checked as a whole),
+        // `TextBuf::cut_of` takes exactly the bytes of a `str` found in its buffer, and
         // nothing else builds a `Text` or changes its bytes (`Bytes` is immutable).
         unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
@@ -173,7 +175,7 @@ impl serde::Serialize for Text {
 impl<'de> serde::Deserialize<'de> for Text {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visit;
-        impl serde::de::Visitor<'_> for Visit {
+        impl<'de> serde::de::Visitor<'de> for Visit {
             type Value = Text;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string")
@@ -181,16 +183,26 @@ impl<'de> serde::Deserialize<'de> for Text {
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Text, E> {
                 Ok(Text::from(s))
             }
+            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Text, E> {
+                let lent = LENT.with(|lent| lent.borrow().as_ref().and_then(|buf| buf.cut_of(s)));
+                Ok(lent.unwrap_or_else(|| Text::from(s)))
+            }
             fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Text, E> {
                 Ok(Text::from(s))
             }
         }
-        deserializer.deserialize_string(Visit)
+        deserializer.deserialize_str(Visit)
     }
+}
+
+thread_local! {
+    /// The buffer a serde decoder on this thread reads from ([`TextBuf::lend`]).
+    static LENT: RefCell<Option<TextBuf>> = const { RefCell::new(None) };
 }
 
 /// A buffer that [`Text`]s are cut from without copying; it checks whether the whole
 /// buffer is UTF-8 once, so cuts at char boundaries need no check of their own.
+#[derive(Clone)]
 pub struct TextBuf {
     bytes: Bytes,
     /// The whole buffer is valid UTF-8.
@@ -204,6 +216,12 @@ impl TextBuf {
         TextBuf { bytes, utf8 }
     }
 
+    /// A buffer not checked as a whole: each cut by [`TextBuf::text`] is checked on its
+    /// own (for a buffer only [`TextBuf::lend`] reads, where serde checks).
+    pub fn unchecked(bytes: impl Into<Bytes>) -> Self {
+        TextBuf { bytes: bytes.into(), utf8: false }
+    }
+
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
@@ -213,6 +231,30 @@ impl TextBuf {
         // SAFETY: `utf8` is true only when `from_utf8` accepted these very bytes in `new`,
         // and `Bytes` never changes them.
         self.utf8.then(|| unsafe { std::str::from_utf8_unchecked(&self.bytes) })
+    }
+
+    /// Runs `decode` (a serde decoder) over the buffer's bytes so that each `Text` it
+    /// reads from a value borrowed straight from those bytes (a string without escapes)
+    /// is a slice of the buffer instead of a copy.
+    pub fn lend<R>(&self, decode: impl FnOnce(&[u8]) -> R) -> R {
+        /// Puts back what was lent before, also when `decode` panics.
+        struct Restore(Option<TextBuf>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let before = self.0.take();
+                LENT.with(|lent| *lent.borrow_mut() = before);
+            }
+        }
+        let _restore = Restore(LENT.with(|lent| lent.borrow_mut().replace(self.clone())));
+        decode(&self.bytes)
+    }
+
+    /// `s` as a slice of this buffer, when it lies inside it (found by address).
+    fn cut_of(&self, s: &str) -> Option<Text> {
+        let start = (s.as_ptr() as usize).checked_sub(self.bytes.as_ptr() as usize)?;
+        let end = start.checked_add(s.len()).filter(|&end| end <= self.bytes.len())?;
+        // The bytes at start..end are those of `s`, a `str`: UTF-8.
+        Some(Text(self.bytes.slice(start..end)))
     }
 
     /// The text at `range`; `None` when the range is out of bounds or its bytes are not
@@ -251,6 +293,19 @@ mod tests {
         assert_eq!(serde_json::from_str::<Text>("\"a\\u00e4\"").unwrap(), "aä");
         assert_eq!(Text::new(), "");
         assert_eq!(Text::from_static("x"), Text::from(String::from("x")));
+    }
+
+    #[test]
+    fn values_a_lent_buffer_holds_unescaped_are_cut_from_it() {
+        let buf = TextBuf::new(br#"["plain","esc\"aped","\u00e4"]"#.to_vec());
+        let texts: Vec<Text> = buf.lend(|b| serde_json::from_slice(b)).unwrap();
+        assert_eq!(texts, ["plain", "esc\"aped", "ä"]);
+        let inside = |t: &Text| buf.bytes().as_ptr_range().contains(&t.as_ptr());
+        assert!(inside(&texts[0]), "borrowed: a slice of the buffer");
+        assert!(!inside(&texts[1]) && !inside(&texts[2]), "unescaped by serde: copies");
+        // Nothing is lent outside `lend`.
+        let copied: Vec<Text> = serde_json::from_slice(buf.bytes()).unwrap();
+        assert!(!inside(&copied[0]));
     }
 
     #[test]
