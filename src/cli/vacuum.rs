@@ -4,7 +4,7 @@
 
 use crate::config;
 use crate::pipeline::{lock_state, open_store};
-use anyhow::Context;
+use anyhow::{bail, Context};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -27,6 +27,7 @@ pub fn vacuum(path: &Path) -> anyhow::Result<ExitCode> {
     };
     store.sync().context("checkpointing the state file")?;
     let kept = store.spool_rows()?;
+    check_room(&config.state.path, store.used_bytes()?)?;
     let v = store.vacuum().with_context(|| format!("vacuuming {}", config.state.path.display()))?;
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     println!(
@@ -38,4 +39,104 @@ pub fn vacuum(path: &Path) -> anyhow::Result<ExitCode> {
         v.page_size_after
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses to start a vacuum that cannot finish for want of disk: SQLite writes a copy of
+/// the data kept (`in_use` bytes) and journals what it overwrites, up to twice that in
+/// all. Below once, it stops; below twice, it warns. A disk that fills anyway makes
+/// SQLite stop the vacuum with the file as it was, but only after the whole copy.
+fn check_room(state: &Path, in_use: u64) -> anyhow::Result<()> {
+    let dir = state.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let free = match free_bytes(dir) {
+        Ok(free) => free,
+        Err(e) => {
+            eprintln!("warning: cannot tell the free disk space in {}: {e}; vacuuming anyway", dir.display());
+            return Ok(());
+        }
+    };
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    match room(in_use, free) {
+        Room::Short => bail!(
+            "vacuuming {} needs at least {:.1} MiB free on its disk, up to {:.1} MiB (a copy of the data it keeps, \
+             and a journal); {} has {:.1} MiB free. The file was not rewritten; free some space and run it again",
+            state.display(),
+            mib(in_use),
+            mib(in_use.saturating_mul(2)),
+            dir.display(),
+            mib(free)
+        ),
+        Room::Tight => eprintln!(
+            "warning: vacuuming may need up to {:.1} MiB free and {} has {:.1} MiB: if the disk fills, SQLite stops \
+             and the file stays as it was",
+            mib(in_use.saturating_mul(2)),
+            dir.display(),
+            mib(free)
+        ),
+        Room::Enough => {}
+    }
+    Ok(())
+}
+
+/// Whether a disk with `free` bytes has room for vacuuming `in_use` bytes of data.
+#[derive(Debug, PartialEq, Eq)]
+enum Room {
+    /// Less than the copy.
+    Short,
+    /// The copy, but maybe not its journal.
+    Tight,
+    Enough,
+}
+
+fn room(in_use: u64, free: u64) -> Room {
+    if free < in_use {
+        Room::Short
+    } else if free < in_use.saturating_mul(2) {
+        Room::Tight
+    } else {
+        Room::Enough
+    }
+}
+
+/// Bytes an unprivileged writer may still use on the filesystem holding `dir`.
+fn free_bytes(dir: &Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())?;
+    // SAFETY: `statvfs` is plain data (all zeros is a valid value), filled by the call
+    // from a NUL-terminated path that outlives it.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(stats.f_bavail.saturating_mul(stats.f_frsize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_is_the_copy_and_up_to_its_journal() {
+        assert_eq!(room(100, 99), Room::Short);
+        assert_eq!(room(100, 100), Room::Tight);
+        assert_eq!(room(100, 199), Room::Tight);
+        assert_eq!(room(100, 200), Room::Enough);
+        assert_eq!(room(0, 0), Room::Enough);
+    }
+
+    #[test]
+    fn free_bytes_reads_the_filesystem_and_names_a_missing_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(free_bytes(dir.path()).unwrap() > 0);
+        let missing = dir.path().join("not-there");
+        assert_eq!(free_bytes(&missing).unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_vacuum_that_cannot_fit_is_refused_before_it_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.db");
+        let err = check_room(&state, u64::MAX / 2).unwrap_err().to_string();
+        assert!(err.contains("needs at least") && err.contains("was not rewritten"), "{err}");
+        check_room(&state, 1).unwrap();
+    }
 }

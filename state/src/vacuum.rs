@@ -21,8 +21,9 @@ pub struct Vacuumed {
 impl Store {
     /// Rewrites the state file without its free pages and with the page size new files
     /// get. Everything in it stays (spool, marks, cursors). Needs as much free disk
-    /// space again as the data kept (SQLite writes a copy, then replaces the file, atomic
-    /// through its rollback journal), and no other connection to the file: one reading
+    /// space again as the data kept, up to twice that (SQLite writes a copy, then
+    /// replaces the file, atomic through its rollback journal; `auditbridge vacuum`
+    /// checks before it starts), and no other connection to the file: one reading
     /// at the time makes it fail with "database is locked", changing nothing.
     pub fn vacuum(&mut self) -> Result<Vacuumed, StateError> {
         let page_size = |store: &Store| store.conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0));
