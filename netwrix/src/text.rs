@@ -31,7 +31,7 @@ impl Text {
         Text(Bytes::new())
     }
 
-    /// A text of `s`, copied once; `'static` strings are not copied at all.
+    /// A text of a `'static` string, without copying it.
     pub const fn from_static(s: &'static str) -> Self {
         Text(Bytes::from_static(s.as_bytes()))
     }

@@ -18,7 +18,7 @@
 //! The keys are written in this order; absent optional keys are left out. No separator
 //! after the object: concatenating envelopes is the request builder's business.
 
-use super::record_json;
+use super::record_json::{self, string};
 use crate::Event;
 use std::io::Write;
 
@@ -73,8 +73,6 @@ fn key(out: &mut Vec<u8>, first: &mut bool, name: &str) {
     string(out, name);
     out.push(b':');
 }
-
-use record_json::string;
 
 /// Writes epoch milliseconds as seconds with three decimals (`-1.5 s` is `-1.500`).
 fn push_epoch_millis(out: &mut Vec<u8>, ms: i64) {
