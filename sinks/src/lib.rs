@@ -72,6 +72,24 @@ pub trait Sink: Send {
     /// acknowledged all of it, with the value to store beside the cursor.
     async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError>;
 
+    /// Whether the delivery loop may hand this sink the next batch (with [`send`](Sink::send))
+    /// before it waits, in [`deliver`](Sink::deliver), for the previous batch's
+    /// acknowledgement. A sink whose peer acknowledges late (Kafka's delivery reports) hides
+    /// that wait behind reading and sending the next batch. Default: one batch at a time.
+    fn pipelined(&self) -> bool {
+        false
+    }
+
+    /// Hands `batch` to the peer without waiting for its acknowledgement; called only when
+    /// [`pipelined`](Sink::pipelined), on the batch after the one whose `deliver` comes next.
+    /// `deliver` is later called with this same batch and must not send again what got
+    /// through here, only what did not. So an error here fails nothing: it is logged, and
+    /// `deliver` retries and reports.
+    async fn send(&mut self, batch: &[Event]) -> Result<(), SinkError> {
+        let _ = batch;
+        Ok(())
+    }
+
     /// Checks that the peer is reachable and accepts us, without delivering anything
     /// (`auditbridge validate --check`). The default says nothing can be checked.
     async fn check(&mut self) -> Result<String, SinkError> {

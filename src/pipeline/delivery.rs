@@ -6,6 +6,10 @@
 //! (it waits behind page commits on the one writing connection); it is settled before
 //! the next one starts. So after a crash at most two batches are in doubt (delivered,
 //! their cursor not yet committed) and are delivered again, with the same record ids.
+//!
+//! A [pipelined](Sink::pipelined) sink (Kafka) is handed the next batch before it waits for
+//! the previous one's acknowledgement, so one more batch can be in doubt: sent, not
+//! acknowledged. The cursor still moves one acknowledged batch at a time, in order.
 
 use super::shared::{Shared, SinkCounters};
 use super::store::StoreHandle;
@@ -114,16 +118,35 @@ impl Delivery {
         // is read and delivered; settled before the next is committed, before waiting
         // for new rows and before leaving, so acks commit in order.
         let mut pending: Option<PendingAck> = None;
+        let pipelined = self.sink.pipelined();
+        // A pipelined sink's batch that was sent and is delivered (acknowledged) next.
+        let mut ahead: Option<Loaded> = None;
         let result = loop {
             if self.shutdown.is_triggered() {
                 break Ok(());
             }
             // Marked before reading, so a page spooled after the read wakes the wait below.
             spooled.mark_unchanged();
-            let loaded = match loader.load(after).await {
+            let from = ahead.as_ref().and_then(|a| a.last).unwrap_or(after);
+            let mut loaded = match loader.load(from).await {
                 Ok(loaded) => loaded,
                 Err(e) => break Err(self.state_err(e)),
             };
+            if pipelined && loaded.last.is_some() {
+                if !loaded.events.is_empty() {
+                    if let Err(e) = self.sink.send(&loaded.events).await {
+                        // `deliver` sends what did not go and reports.
+                        tracing::debug!(sink = %self.name, "sending ahead: {e}");
+                    }
+                }
+                match ahead.replace(loaded) {
+                    Some(previous) => loaded = previous,
+                    None => continue,
+                }
+            } else if let Some(previous) = ahead.take() {
+                // Nothing new: the batch sent ahead is delivered before waiting.
+                loaded = previous;
+            }
             let Some(last) = loaded.last else {
                 if let Some(ack) = pending.take() {
                     if let Err(e) = self.settle(ack, &counters).await {

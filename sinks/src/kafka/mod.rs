@@ -7,6 +7,12 @@
 //! message time out; [`deliver`](Sink::deliver) hands the whole batch to it and returns
 //! once every message has its delivery report, so the cursor moves only then.
 //!
+//! **Two batches at once.** The sink is [pipelined](Sink::pipelined): the delivery loop
+//! hands it the next batch ([`send`](Sink::send)) before it waits for the previous one's
+//! reports, so the producer's linger and the brokers' round trip are spent reading and
+//! encoding the next batch rather than waiting. Messages are keyed by seq while in flight,
+//! so `deliver` of the next batch only waits for what `send` handed over.
+//!
 //! **Retries.** A batch whose reports do not all arrive within `ack_timeout` is reported
 //! as a transient failure; its messages stay queued in the producer, and the retry of
 //! the same batch waits for them instead of sending them again. Messages whose report
@@ -77,7 +83,7 @@ pub struct KafkaSink {
     resync_pending: bool,
     /// What is known of the topics' ends since a restart (or a fatal producer error).
     resync: Option<Resync>,
-    /// Messages of the batch being delivered, by seq.
+    /// Messages of the batch being delivered and of the one sent after it, by seq.
     inflight: HashMap<u64, Flight>,
     /// The value buffer, reused for every message.
     buf: Vec<u8>,
@@ -121,14 +127,39 @@ impl KafkaSink {
     /// Drops a producer that had a fatal error (idempotence can no longer be kept). Its
     /// messages may or may not have landed, so the topics are read back before the
     /// batch's unacknowledged messages are sent again by a new producer.
-    fn replace_producer(&mut self, batch: &[Event]) {
+    ///
+    /// The reports still due (those of the batch sent after this one) are awaited first: a
+    /// producer in that state fails whatever it holds at once, and what is settled cannot
+    /// land after the read-back.
+    async fn replace_producer(&mut self, batch: &[Event], deadline: Instant) {
         if let Some((code, reason)) = self.producer.as_ref().and_then(|p| p.client().fatal_error()) {
             tracing::warn!("kafka sink: fatal producer error ({code}: {reason}); starting a new producer");
+        }
+        let pending: Vec<u64> =
+            self.inflight.iter().filter(|(_, f)| matches!(f, Flight::Pending(_))).map(|(seq, _)| *seq).collect();
+        for seq in pending {
+            let Some(Flight::Pending(future)) = self.inflight.get_mut(&seq) else { continue };
+            if let Ok(Ok(Ok(_delivery))) = tokio::time::timeout_at(deadline.into(), future).await {
+                self.inflight.insert(seq, Flight::Done);
+            }
         }
         self.producer = None;
         let floor = batch.first().map_or(0, |e| e.seq);
         self.resync = Some(Resync { floor, scanned: HashSet::new(), present: HashSet::new() });
         self.inflight.retain(|_, f| matches!(f, Flight::Done));
+    }
+
+    /// The writer id to store beside the cursor; after a restart, the first batch handed
+    /// over sets the floor of the read-back.
+    fn begin(&mut self, batch: &[Event]) -> Result<Committed, SinkError> {
+        let Some(writer) = self.writer else {
+            return Err(SinkError::Fatal("kafka sink: deliver before open".into()));
+        };
+        if let (true, Some(first)) = (self.resync_pending, batch.first()) {
+            self.resync = Some(Resync { floor: first.seq, scanned: HashSet::new(), present: HashSet::new() });
+            self.resync_pending = false;
+        }
+        Ok(writer)
     }
 
     /// Reads back the topics of `batch` not read since the restart, if there was one.
@@ -221,7 +252,8 @@ impl KafkaSink {
                 tokio::time::timeout_at(deadline.into(), future).await
             };
             let Ok(report) = waited else {
-                let waiting = self.inflight.values().filter(|f| matches!(f, Flight::Pending(_))).count();
+                let waiting =
+                    batch.iter().filter(|e| matches!(self.inflight.get(&e.seq), Some(Flight::Pending(_)))).count();
                 return Err(SinkError::Transient(format!(
                     "kafka sink: {waiting} of {} messages not acknowledged after {:?}; they stay queued and the retry waits for them",
                     batch.len(),
@@ -249,7 +281,7 @@ impl KafkaSink {
             }
         }
         if fatal || self.producer.as_ref().is_some_and(|p| p.client().fatal_error().is_some()) {
-            self.replace_producer(batch);
+            self.replace_producer(batch, deadline).await;
         }
         match first_failure {
             Some(e) => Err(e),
@@ -305,27 +337,34 @@ impl Sink for KafkaSink {
         Ok(new.then(|| writer.encode()))
     }
 
-    async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
-        let Some(writer) = self.writer else {
-            return Err(SinkError::Fatal("kafka sink: deliver before open".into()));
-        };
-        // The pipeline stores what deliver returns: the writer id must stay.
-        let value = Some(writer.encode());
-        let Some(first) = batch.first() else { return Ok(value) };
-        if self.resync_pending {
-            self.resync = Some(Resync { floor: first.seq, scanned: HashSet::new(), present: HashSet::new() });
-            self.resync_pending = false;
-        }
-        // A different batch than the one in flight (not expected): forget the old one's
-        // messages; whatever of them lands is outside this batch's range anyway.
-        let last = batch.last().map_or(first.seq, |e| e.seq);
-        self.inflight.retain(|seq, _| (first.seq..=last).contains(seq));
+    fn pipelined(&self) -> bool {
+        true
+    }
+
+    async fn send(&mut self, batch: &[Event]) -> Result<(), SinkError> {
+        self.begin(batch)?;
         if self.producer.as_ref().is_some_and(|p| p.client().fatal_error().is_some()) {
-            self.replace_producer(batch);
+            // `deliver` of the batch before this one replaces the producer first.
+            return Ok(());
+        }
+        self.send_batch(batch, Instant::now() + self.config.ack_timeout.0).await
+    }
+
+    async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
+        // The pipeline stores what deliver returns: the writer id must stay.
+        let value = Some(self.begin(batch)?.encode());
+        let (Some(first), Some(last)) = (batch.first(), batch.last()) else { return Ok(value) };
+        let (first, last) = (first.seq, last.seq);
+        // Messages before this batch are of a batch given up on (not expected): forget them;
+        // whatever of them lands is outside this batch's range anyway. Those after it were
+        // sent ahead and stay in flight.
+        self.inflight.retain(|seq, _| *seq >= first);
+        if self.producer.as_ref().is_some_and(|p| p.client().fatal_error().is_some()) {
+            self.replace_producer(batch, Instant::now() + self.config.ack_timeout.0).await;
         }
         self.send_batch(batch, Instant::now() + self.config.ack_timeout.0).await?;
         self.await_reports(batch, Instant::now() + self.config.ack_timeout.0).await?;
-        self.inflight.clear();
+        self.inflight.retain(|seq, _| *seq > last);
         Ok(value)
     }
 

@@ -1,12 +1,16 @@
 //! After a restart: which records of the batches in doubt are already in the topics.
 //!
-//! At most two batches are in doubt after a crash (the pipeline commits a batch's cursor
-//! while the next one is delivered; more after a power loss, see `docs/kafka.md`). The
-//! sink returns a batch only once every message of it has its delivery report, and the
-//! next batch starts after that. So every message this writer left in a partition with a
-//! seq at or above the first seq of the first batch after the restart (the *floor*) is
-//! from a batch in doubt, and every one below it was delivered before any of those were
-//! sent — so it sits before them in the partition.
+//! At most three batches are in doubt after a crash (the pipeline commits a batch's cursor
+//! while the next one is delivered, and hands the sink the batch after that before the
+//! delivered one's reports are in; more after a power loss, see `docs/kafka.md`). The
+//! sink returns a batch only once every message of it has its delivery report, and a
+//! batch is produced no earlier than the one two before it returned. So every message
+//! this writer left in a partition with a seq at or above the first seq of the first batch
+//! after the restart (the *floor*) is from a batch in doubt, and every one below it was
+//! produced before any of those — so it sits before them in the partition (the idempotent
+//! producer keeps a partition in produce order). Only a message refused and produced
+//! again by its batch's retry can sit after them; the scan then stops early and what it did
+//! not see is sent again.
 //!
 //! The scan reads every partition of the given topics backwards from its end, in growing
 //! windows (the last message, then 8, 64, … messages; all partitions at once), collecting

@@ -232,13 +232,18 @@ async fn after_a_restart_what_the_batch_in_doubt_delivered_is_not_sent_again() {
     }
     let bootstrap = cluster.bootstrap_servers();
 
-    // First life: 1..=100 acknowledged, then 101..=200 delivered but the process dies
-    // before the cursor moves.
+    // First life: 1..=100 acknowledged, then 101..=200 delivered and 201..=250 sent ahead
+    // (pipelined), but the process dies before the cursor moves past 100.
     let mut first = KafkaSink::new(config(&bootstrap, topic));
     let value = first.open(None).await.unwrap().unwrap();
     first.deliver(&events(1, 100)).await.unwrap();
     first.deliver(&events(101, 200)).await.unwrap();
+    first.send(&events(201, 250)).await.unwrap();
+    // What was sent ahead lands (or not) while the process dies.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     drop(first);
+    let landed: usize = sources.iter().map(|t| read_all(&bootstrap, t).len()).sum();
+    assert_eq!(landed, 250, "the batch sent ahead is in the topics before the restart");
 
     // Someone else writes to the same topics meanwhile.
     let mut other = KafkaSink::new(config(&bootstrap, topic));
@@ -264,6 +269,28 @@ async fn after_a_restart_what_the_batch_in_doubt_delivered_is_not_sent_again() {
     }
     ours.sort_unstable();
     assert_eq!(ours, (1..=400).collect::<Vec<_>>(), "every record of this writer exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_sent_ahead_land_once_and_in_order() {
+    let cluster = mock(1);
+    cluster.create_topic("audit", 1, 1).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let mut sink = KafkaSink::new(config(&bootstrap, "audit"));
+    sink.open(None).await.unwrap();
+    assert!(sink.pipelined());
+    // The delivery loop's order: each batch is sent before the previous one is awaited.
+    let batches = [events(1, 100), events(101, 250), events(251, 300)];
+    sink.send(&batches[0]).await.unwrap();
+    sink.send(&batches[1]).await.unwrap();
+    sink.deliver(&batches[0]).await.unwrap();
+    sink.send(&batches[2]).await.unwrap();
+    sink.deliver(&batches[1]).await.unwrap();
+    sink.deliver(&batches[2]).await.unwrap();
+    assert!(sink.inflight.is_empty(), "nothing left in flight after the last batch");
+    let read = read_all(&bootstrap, "audit");
+    let in_partition_order: Vec<u64> = read.iter().map(|r| r.headers["auditbridge-seq"].parse().unwrap()).collect();
+    assert_eq!(in_partition_order, (1..=300).collect::<Vec<_>>(), "each record once, in spool order");
 }
 
 #[tokio::test(flavor = "multi_thread")]
