@@ -6,6 +6,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = auditbridge::cli::Cli::parse();
     auditbridge::cli::init_logging(&cli);
+    if cli.command.exports() {
+        auditbridge::heap::bound();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -85,6 +85,14 @@ pub enum Command {
     Bench(bench::BenchArgs),
 }
 
+impl Command {
+    /// Whether the command runs the export pipeline (fetch, spool, sinks) for a while:
+    /// those bound their heap ([`crate::heap`]).
+    pub fn exports(&self) -> bool {
+        matches!(self, Command::Run { .. } | Command::Demo { .. } | Command::Backfill(_))
+    }
+}
+
 /// Sets up tracing on standard error; `RUST_LOG` overrides the default level
 /// (`info`, or `warn` for the demo, whose progress bar says the rest).
 pub fn init_logging(cli: &Cli) {
