@@ -32,6 +32,11 @@ pub struct BenchArgs {
     /// Records per page.
     #[arg(long, default_value_t = 1000)]
     pub count: usize,
+    /// Run each row this many times (the rows of a round in turn, so a slow spell of the
+    /// machine spreads over all of them) and report the run with the median rate, the
+    /// range of rates and the highest peak RSS of all runs.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
     /// The state file's `synchronous` setting.
     #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
     pub synchronous: String,
@@ -115,6 +120,8 @@ struct Row {
     peers_cpu: f64,
     /// CPUs of the machine, which the bridge, the peers and the emulator share.
     cpus: usize,
+    /// With `--repeat`: how many runs, and the lowest and highest rate among them.
+    runs: Option<(usize, f64, f64)>,
 }
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -122,8 +129,8 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    if args.records == 0 || args.count == 0 {
-        bail!("--records and --count must be more than 0");
+    if args.records == 0 || args.count == 0 || args.repeat == 0 {
+        bail!("--records, --count and --repeat must be more than 0");
     }
     let scenarios = if args.scenarios.is_empty() { Scenario::ALL.to_vec() } else { args.scenarios.clone() };
     let formats = if args.formats.is_empty() { vec![WireFormat::Xml, WireFormat::Json] } else { args.formats.clone() };
@@ -155,23 +162,31 @@ fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             args.records as f64 / curl.seconds,
             curl.bytes as f64 / 1e6 / curl.seconds
         );
-        for &scenario in &scenarios {
-            let work = dir.join(format!("{}-{}", scenario.name().replace(' ', "-"), format.name()));
-            if work.exists() {
-                std::fs::remove_dir_all(&work)?;
-            }
-            std::fs::create_dir_all(work.join("out"))?;
-            let row = run_scenario(&args, scenario, format, &emulator, &work, curl).with_context(|| {
-                format!("scenario {} ({}); files in {}", scenario.name(), format.name(), work.display())
-            })?;
-            println!("{}", line(&row, args.records));
-            rows.push(row);
-            if args.dir.is_none() {
-                // A row leaves about a gigabyte per million records (spool, sink output):
-                // measured, it goes, so a full run needs the disk of one row, not twelve.
-                std::fs::remove_dir_all(&work)?;
+        let mut runs: Vec<Vec<Row>> = scenarios.iter().map(|_| Vec::new()).collect();
+        for round in 1..=args.repeat {
+            for (&scenario, runs) in scenarios.iter().zip(&mut runs) {
+                let mut name = format!("{}-{}", scenario.name().replace(' ', "-"), format.name());
+                if args.repeat > 1 {
+                    let _ = write!(name, "-{round}");
+                }
+                let work = dir.join(name);
+                if work.exists() {
+                    std::fs::remove_dir_all(&work)?;
+                }
+                std::fs::create_dir_all(work.join("out"))?;
+                let row = run_scenario(&args, scenario, format, &emulator, &work, curl).with_context(|| {
+                    format!("scenario {} ({}); files in {}", scenario.name(), format.name(), work.display())
+                })?;
+                println!("{}", line(&row, args.records));
+                runs.push(row);
+                if args.dir.is_none() {
+                    // A row leaves about a gigabyte per million records (spool, sink output):
+                    // measured, it goes, so a full run needs the disk of one row, not twelve.
+                    std::fs::remove_dir_all(&work)?;
+                }
             }
         }
+        rows.extend(runs.into_iter().filter_map(median));
     }
     drop(emulator);
     println!();
@@ -268,7 +283,25 @@ fn run_scenario(
     let delivered =
         store.sinks()?.iter().filter(|s| live.contains(&s.name.as_str())).map(|s| s.delivered_total).min().unwrap_or(0);
     let json_bytes = std::fs::metadata(work.join("out/records.jsonl")).map_or(0, |m| m.len());
-    Ok(Row { scenario, format, usage, delivered, curl, json_bytes, peers_cpu, cpus: cpus() })
+    Ok(Row { scenario, format, usage, delivered, curl, json_bytes, peers_cpu, cpus: cpus(), runs: None })
+}
+
+/// The run with the median rate (of two middle ones, the slower), carrying the range of
+/// rates, the highest peak RSS and the fewest records delivered of all the runs.
+fn median(mut runs: Vec<Row>) -> Option<Row> {
+    if runs.len() < 2 {
+        return runs.pop();
+    }
+    runs.sort_by(|a, b| b.usage.seconds.total_cmp(&a.usage.seconds));
+    let n = runs.len();
+    let rates = (runs[0].usage.seconds, runs[n - 1].usage.seconds);
+    let peak_rss = runs.iter().map(|r| r.usage.peak_rss).max().unwrap_or(0);
+    let delivered = runs.iter().map(|r| r.delivered).min().unwrap_or(0);
+    let mut row = runs.swap_remove((n - 1) / 2);
+    row.usage.peak_rss = peak_rss;
+    row.delivered = delivered;
+    row.runs = Some((n, rates.0, rates.1));
+    Some(row)
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -307,6 +340,11 @@ fn table(rows: &[Row], records: usize) -> String {
         "| scenario | format | delivered | seconds | records/s | API MB/s | of curl | CPU s / 100k | peers CPU s / 100k | machine busy | peak RSS MiB | spool peak MiB | spool / JSON |\n\
          |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
+    let repeated = rows.iter().any(|r| r.runs.is_some());
+    if repeated {
+        // One more column: the range of rates over the runs.
+        out = out.replace("spool / JSON |\n", "spool / JSON | runs: records/s |\n").replace("---:|\n", "---:|---|\n");
+    }
     for r in rows {
         let rate = records as f64 / r.usage.seconds;
         let spool_ratio = if r.scenario == Scenario::Backlog && r.json_bytes > 0 {
@@ -331,6 +369,10 @@ fn table(rows: &[Row], records: usize) -> String {
             mib(r.usage.peak_spool),
             spool_ratio
         );
+        if let Some((n, slowest, fastest)) = r.runs {
+            out.pop();
+            let _ = writeln!(out, " {n}: {:.0}–{:.0} |", records as f64 / slowest, records as f64 / fastest);
+        }
     }
     out
 }
