@@ -9,6 +9,7 @@ pub mod backfill;
 pub mod backoff;
 pub mod cli;
 pub mod config;
+pub mod disk;
 pub mod heap;
 pub mod metrics;
 pub mod pipeline;

@@ -3,6 +3,7 @@
 //! long SIEM outage, gigabytes), and files made by older builds keep 4 KiB pages.
 
 use crate::config;
+use crate::disk::free_bytes;
 use crate::pipeline::{lock_state, open_store};
 use anyhow::{bail, Context};
 use std::path::Path;
@@ -97,19 +98,6 @@ fn room(in_use: u64, free: u64) -> Room {
     }
 }
 
-/// Bytes an unprivileged writer may still use on the filesystem holding `dir`.
-fn free_bytes(dir: &Path) -> std::io::Result<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())?;
-    // SAFETY: `statvfs` is plain data (all zeros is a valid value), filled by the call
-    // from a NUL-terminated path that outlives it.
-    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(stats.f_bavail.saturating_mul(stats.f_frsize))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,14 +109,6 @@ mod tests {
         assert_eq!(room(100, 199), Room::Tight);
         assert_eq!(room(100, 200), Room::Enough);
         assert_eq!(room(0, 0), Room::Enough);
-    }
-
-    #[test]
-    fn free_bytes_reads_the_filesystem_and_names_a_missing_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(free_bytes(dir.path()).unwrap() > 0);
-        let missing = dir.path().join("not-there");
-        assert_eq!(free_bytes(&missing).unwrap_err().kind(), std::io::ErrorKind::NotFound);
     }
 
     #[test]

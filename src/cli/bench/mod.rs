@@ -42,7 +42,7 @@ pub struct BenchArgs {
     pub synchronous: String,
     /// Keep the work files (configs, logs, outputs) in this directory instead of a
     /// temporary one that loses each row's files once it is measured. Each row keeps
-    /// about a gigabyte per million records (spool and sink output).
+    /// up to about 2 GB per million records (spool and sink outputs; `all four` the most).
     #[arg(long)]
     pub dir: Option<PathBuf>,
 }
@@ -103,6 +103,11 @@ impl WireFormat {
     }
 }
 
+/// Disk one row may fill per record exported, at most: `all four` with 100,000 records left
+/// 1.55 KB a record (spool 0.42, JSON lines 0.56, syslog-ng's CEF file 0.57), and its spool
+/// plus WAL peaked 0.3 KB above what it left.
+const ROW_BYTES_PER_RECORD: u64 = 2000;
+
 const HEC_TOKEN: &str = "0b1d2c3e-4f50-4a6b-8c7d-9e0f1a2b3c4d";
 const TOPIC: &str = "netwrix-audit";
 
@@ -146,6 +151,9 @@ fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             t
         }
     };
+    // Rows kept at once: one (each goes once measured), or all of them with --dir.
+    let kept = if args.dir.is_some() { scenarios.len() * formats.len() * args.repeat } else { 1 };
+    check_room(&dir, (args.records as u64).saturating_mul(ROW_BYTES_PER_RECORD).saturating_mul(kept as u64), kept)?;
     println!("auditbridge bench: {} records, {} a page, {} CPUs", args.records, args.count, cpus());
     let emulator = peers::emulator(args.records, &dir)?;
     let base = format!("http://{}", emulator.addr);
@@ -377,6 +385,28 @@ fn table(rows: &[Row], records: usize) -> String {
     out
 }
 
+/// Refuses a run whose files would fill the disk of `dir` (this machine's disk filled once,
+/// with a CI build beside a bench): `need` bytes for `kept` rows at once.
+fn check_room(dir: &Path, need: u64, kept: usize) -> anyhow::Result<()> {
+    let gb = |b: u64| b as f64 / 1e9;
+    match crate::disk::free_bytes(dir) {
+        Ok(free) if free < need => bail!(
+            "the bench needs about {:.1} GB free in {} ({kept} row(s) kept at once, up to {:.1} KB a record each) \
+             and there are {:.1} GB; export fewer --records, or without --dir (which keeps every row), or with \
+             --dir on a larger disk",
+            gb(need),
+            dir.display(),
+            ROW_BYTES_PER_RECORD as f64 / 1e3,
+            gb(free)
+        ),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            eprintln!("warning: cannot tell the free disk space in {}: {e}; going on", dir.display());
+            Ok(())
+        }
+    }
+}
+
 fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -394,5 +424,20 @@ struct TempDir(PathBuf);
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_that_cannot_fit_on_the_disk_is_refused_before_it_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check_room(dir.path(), u64::MAX / 2, 36).unwrap_err().to_string();
+        assert!(err.contains("needs about") && err.contains("36 row(s) kept") && err.contains("--dir"), "{err}");
+        check_room(dir.path(), 1, 1).unwrap();
+        // A directory it cannot measure is not a reason to refuse.
+        check_room(&dir.path().join("not-there"), u64::MAX / 2, 1).unwrap();
     }
 }
