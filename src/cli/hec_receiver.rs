@@ -26,6 +26,10 @@ pub struct HecReceiverArgs {
     /// Append every indexed event envelope, one a line, to this file.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// With `--ack`: report a request's ack true only this long after it was accepted, as
+    /// a busy indexer does ("500ms", "2s"; default at once).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    pub ack_delay: std::time::Duration,
 }
 
 pub async fn hec_receiver(args: HecReceiverArgs) -> anyhow::Result<ExitCode> {
@@ -34,6 +38,7 @@ pub async fn hec_receiver(args: HecReceiverArgs) -> anyhow::Result<ExitCode> {
         tls: args.tls,
         keep_events: false,
         output: args.output.clone(),
+        ack_delay: args.ack_delay,
         ..ReceiverConfig::new(args.token)
     };
     let receiver = Receiver::new(config)

@@ -7,7 +7,7 @@
 //! the next one starts. So after a crash at most two batches are in doubt (delivered,
 //! their cursor not yet committed) and are delivered again, with the same record ids.
 //!
-//! A [pipelined](Sink::pipelined) sink (Kafka) is handed the next batch before it waits for
+//! A [pipelined](Sink::pipelined) sink (Kafka; HEC with `ack`) is handed the next batch before it waits for
 //! the previous one's acknowledgement, so one more batch can be in doubt: sent, not
 //! acknowledged. The cursor still moves one acknowledged batch at a time, in order.
 

@@ -11,6 +11,12 @@
 //! An ack not reported within `ack_timeout` is given up and its request sent again on the
 //! same channel (Splunk forgets acks of data it lost), so a lost ack repeats one request.
 //!
+//! **Two batches at once** (with `ack = true`): the sink is [pipelined](crate::Sink::pipelined),
+//! so the delivery loop hands it the next batch ([`send`](crate::Sink::send): encoded and
+//! posted) before `deliver` waits for the previous one's acks; one ack poll asks for both
+//! batches' ids. A busy indexer that takes a second to acknowledge then costs a second per
+//! two batches, not per batch. The cursor still moves one acknowledged batch at a time.
+//!
 //! Answers (§4.4): 408, 429, 500, 502, 503, 504 and connection errors are transient: the
 //! pipeline retries with backoff, and the sink resumes the batch where it stood (see
 //! `progress`), so accepted requests are not sent again. `invalid-event-number` means
@@ -42,7 +48,7 @@ use async_trait::async_trait;
 use progress::{BatchKey, Progress};
 use request::Encoded;
 use response::{classify_event, classify_failure, EventOutcome, Failure, Reply};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use transport::Transport;
@@ -64,10 +70,19 @@ pub struct HecSink {
     /// This instance's data channel (a random GUID).
     channel: String,
     transport: Option<Arc<Transport>>,
-    encoded: Encoded,
-    progress: Option<Progress>,
+    /// The batches handed over and not yet delivered, in spool order: the one `deliver`
+    /// works on and, with `ack`, the one [sent ahead](Sink::send) after it.
+    batches: VecDeque<InFlight>,
+    /// An envelope buffer of a delivered batch, kept for the next one.
+    spare: Option<Encoded>,
     /// Lowered after a 413: the most events a request has been accepted with.
     max_events: usize,
+}
+
+/// One batch on its way: its envelopes, encoded once, and where each request stands.
+struct InFlight {
+    encoded: Encoded,
+    progress: Progress,
 }
 
 impl HecSink {
@@ -79,8 +94,8 @@ impl HecSink {
             config,
             channel: uuid::Uuid::new_v4().to_string(),
             transport: None,
-            encoded: Encoded::default(),
-            progress: None,
+            batches: VecDeque::new(),
+            spare: None,
             max_events,
         }
     }
@@ -134,13 +149,13 @@ impl HecSink {
     }
 
     /// Sends every request of the batch not yet accepted.
-    async fn send_unsent(&mut self, t: &Transport, batch: &[Event]) -> Result<(), SinkError> {
+    async fn send_unsent(&mut self, t: &Transport, flight: &mut InFlight, batch: &[Event]) -> Result<(), SinkError> {
         let what = format!("POST {}", t.event_url());
         let gzip = self.config.gzip;
-        while let Some(part) = self.progress.as_ref().and_then(Progress::next_unsent) {
-            let Some(progress) = self.progress.as_mut() else { break };
+        while let Some(part) = flight.progress.next_unsent() {
+            let progress = &mut flight.progress;
             let range = progress.range(part);
-            let body = request::body(self.encoded.slice(range.clone()), gzip);
+            let body = request::body(flight.encoded.slice(range.clone()), gzip);
             let answer = t.post_events(body, gzip).await.map_err(SinkError::Transient)?;
             match classify_event(answer.status, &answer.body, &what) {
                 EventOutcome::Accepted(Some(id)) if self.config.ack => {
@@ -155,7 +170,7 @@ impl HecSink {
                 }
                 EventOutcome::Accepted(_) => progress.accepted(part, None, Instant::now()),
                 EventOutcome::Invalid { index, message } => {
-                    let (encoded, max_events, max_bytes) = (&self.encoded, self.max_events, self.config.batch_bytes);
+                    let (encoded, max_events, max_bytes) = (&flight.encoded, self.max_events, self.config.batch_bytes);
                     let times = progress.invalid(part, index, |r| encoded.plan(r, max_events, max_bytes));
                     let bad_index = (range.start + index).min(range.end - 1);
                     let bad = &batch[bad_index];
@@ -182,7 +197,7 @@ impl HecSink {
                              limit; raise max_content_length in limits.conf [http_input]",
                             bad.id,
                             bad.seq,
-                            self.encoded.slice(range).len()
+                            flight.encoded.slice(range).len()
                         )));
                     }
                     self.max_events = self.max_events.min(range.len() / 2).max(1);
@@ -200,12 +215,16 @@ impl HecSink {
         Ok(())
     }
 
-    /// Polls the acks the batch waits for; gives up those older than `ack_timeout`.
-    async fn poll(&mut self, t: &Transport, batch: &[Event]) -> Result<(), SinkError> {
-        let Some(progress) = self.progress.as_mut() else { return Ok(()) };
-        let ids = progress.awaiting();
+    /// Polls the acks `flight` waits for, and in the same request those of the batch sent
+    /// ahead; gives up `flight`'s older than `ack_timeout`.
+    async fn poll(&mut self, t: &Transport, flight: &mut InFlight, batch: &[Event]) -> Result<(), SinkError> {
+        let progress = &mut flight.progress;
+        let mut ids = progress.awaiting();
         if ids.is_empty() {
             return Ok(());
+        }
+        for other in &self.batches {
+            ids.extend(other.progress.awaiting());
         }
         let answer = t.poll_acks(&ids).await.map_err(SinkError::Transient)?;
         let what = format!("POST {}", t.ack_url());
@@ -218,7 +237,11 @@ impl HecSink {
                 String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)])
             ))
         })?;
-        progress.acknowledged(|id| acks.get(&id).copied().unwrap_or(false));
+        let indexed = |id| acks.get(&id).copied().unwrap_or(false);
+        progress.acknowledged(indexed);
+        for other in &mut self.batches {
+            other.progress.acknowledged(indexed);
+        }
         let timeout = self.config.ack_timeout.0;
         for (range, ack_id) in progress.expire(Instant::now(), timeout) {
             tracing::warn!(
@@ -233,6 +256,47 @@ impl HecSink {
             );
         }
         Ok(())
+    }
+}
+
+impl HecSink {
+    /// The state of `batch`: taken from the batches handed over if it is one of them (those
+    /// before it, of a batch given up on, are dropped), else encoded now.
+    fn in_flight(&mut self, batch: &[Event]) -> InFlight {
+        let key = BatchKey::of(batch);
+        if let Some(at) = self.batches.iter().position(|f| f.progress.matches(&key)) {
+            self.batches.drain(..at);
+            if let Some(flight) = self.batches.pop_front() {
+                return flight;
+            }
+        }
+        let c = &self.config;
+        let meta = Meta {
+            host: c.host.as_deref(),
+            source: Some(c.source.as_str()).filter(|s| !s.is_empty()),
+            sourcetype: Some(c.sourcetype.as_str()).filter(|s| !s.is_empty()),
+            index: c.index.as_deref(),
+        };
+        let mut encoded = self.spare.take().unwrap_or_default();
+        encoded.encode(batch, &meta);
+        let parts = encoded.plan(0..batch.len(), self.max_events, c.batch_bytes);
+        InFlight { encoded, progress: Progress::new(key, parts) }
+    }
+
+    /// Sends what of `flight` is unsent and polls its acks until every request is done.
+    async fn drive(&mut self, t: &Transport, flight: &mut InFlight, batch: &[Event]) -> Result<(), SinkError> {
+        let mut wait = Duration::ZERO;
+        loop {
+            self.send_unsent(t, flight, batch).await?;
+            if flight.progress.done() {
+                return Ok(());
+            }
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            wait = (wait * 2).clamp(FIRST_POLL, self.config.ack_poll_interval.0.max(FIRST_POLL));
+            self.poll(t, flight, batch).await?;
+        }
     }
 }
 
@@ -269,35 +333,34 @@ impl Sink for HecSink {
         Ok(None)
     }
 
+    /// With indexer acknowledgement on, the next batch is posted while the previous one
+    /// waits for its acks (a busy indexer takes seconds to acknowledge).
+    fn pipelined(&self) -> bool {
+        self.config.ack
+    }
+
+    async fn send(&mut self, batch: &[Event]) -> Result<(), SinkError> {
+        let t = self.transport()?;
+        let mut flight = self.in_flight(batch);
+        let sent = self.send_unsent(&t, &mut flight, batch).await;
+        // Kept whatever happened: `deliver` goes on from where this stopped.
+        self.batches.push_back(flight);
+        sent
+    }
+
     async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
         let t = self.transport()?;
-        let key = BatchKey::of(batch);
-        if !self.progress.as_ref().is_some_and(|p| p.matches(&key)) {
-            let c = &self.config;
-            let meta = Meta {
-                host: c.host.as_deref(),
-                source: Some(c.source.as_str()).filter(|s| !s.is_empty()),
-                sourcetype: Some(c.sourcetype.as_str()).filter(|s| !s.is_empty()),
-                index: c.index.as_deref(),
-            };
-            self.encoded.encode(batch, &meta);
-            let parts = self.encoded.plan(0..batch.len(), self.max_events, c.batch_bytes);
-            self.progress = Some(Progress::new(key, parts));
-        }
-        let mut wait = Duration::ZERO;
-        loop {
-            self.send_unsent(&t, batch).await?;
-            if self.progress.as_ref().is_none_or(Progress::done) {
-                self.progress = None;
-                self.encoded.release();
-                return Ok(None);
+        let mut flight = self.in_flight(batch);
+        let delivered = self.drive(&t, &mut flight, batch).await;
+        match delivered {
+            Ok(()) => {
+                flight.encoded.release();
+                self.spare = Some(flight.encoded);
             }
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
-            }
-            wait = (wait * 2).clamp(FIRST_POLL, self.config.ack_poll_interval.0.max(FIRST_POLL));
-            self.poll(&t, batch).await?;
+            // Kept for the retry of the same batch, in front of the one sent after it.
+            Err(_) => self.batches.push_front(flight),
         }
+        delivered.map(|()| None)
     }
 
     async fn check(&mut self) -> Result<String, SinkError> {

@@ -326,3 +326,56 @@ fn config_keys_and_defaults() {
 fn toml_like(json: &str) -> Result<HecConfig, String> {
     serde_json::from_str(json).map_err(|e| e.to_string())
 }
+
+#[tokio::test]
+async fn with_ack_the_next_batch_is_posted_while_the_previous_waits_for_its_acks() {
+    // An indexer that takes a while to acknowledge, as a busy Splunk does.
+    let config = ReceiverConfig { ack_delay: Duration::from_millis(300), ..with_ack() };
+    let (receiver, running) = receiver(config).await;
+    let mut sink = HecSink::new("splunk", sink_config(&running.base_url, true));
+    sink.open(None).await.unwrap();
+    assert!(sink.pipelined());
+    let batch = events(1500);
+    let (first, second, third) = (&batch[..500], &batch[500..1000], &batch[1000..]);
+    // The delivery loop's order: each batch is sent before the previous one's deliver.
+    sink.send(first).await.unwrap();
+    sink.send(second).await.unwrap();
+    // Both batches are posted before the first one's acks are reported.
+    assert_eq!(receiver.stats().acks_reported, 0);
+    assert_eq!(receiver.ids(), ids(&batch[..1000]));
+    sink.deliver(first).await.unwrap();
+    sink.send(third).await.unwrap();
+    sink.deliver(second).await.unwrap();
+    sink.deliver(third).await.unwrap();
+    // Everything once, in order, each request posted once and acknowledged.
+    assert_eq!(receiver.ids(), ids(&batch));
+    let stats = receiver.stats();
+    assert_eq!(stats.accepted_requests, 6);
+    assert_eq!(stats.acks_reported, 6);
+}
+
+#[tokio::test]
+async fn a_batch_sent_ahead_that_failed_is_finished_by_its_deliver() {
+    let (receiver, running) = receiver(with_ack()).await;
+    let mut sink = HecSink::new("splunk", sink_config(&running.base_url, true));
+    sink.open(None).await.unwrap();
+    let batch = events(1000);
+    let (first, second) = (&batch[..500], &batch[500..]);
+    sink.send(first).await.unwrap();
+    // The second batch's second request is refused as the collector is busy.
+    receiver.inject(Fault::Pass);
+    receiver.inject(Fault::Status(503));
+    assert!(matches!(sink.send(second).await, Err(SinkError::Transient(_))));
+    deliver_retrying(&mut sink, first, 3).await;
+    deliver_retrying(&mut sink, second, 3).await;
+    // The refused request alone was posted again; nothing twice.
+    assert_eq!(receiver.ids(), ids(&batch));
+    assert_eq!(receiver.stats().accepted_requests, 4);
+}
+
+#[tokio::test]
+async fn without_ack_batches_go_one_at_a_time() {
+    let (_receiver, running) = receiver(ReceiverConfig::new(TOKEN)).await;
+    let sink = HecSink::new("splunk", sink_config(&running.base_url, false));
+    assert!(!sink.pipelined());
+}

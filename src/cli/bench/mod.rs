@@ -40,6 +40,10 @@ pub struct BenchArgs {
     /// The state file's `synchronous` setting.
     #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
     pub synchronous: String,
+    /// The HEC receiver reports each ack this long after the request (a busy indexer:
+    /// "200ms"); default at once.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    pub hec_ack_delay: std::time::Duration,
     /// Keep the work files (configs, logs, outputs) in this directory instead of a
     /// temporary one that loses each row's files once it is measured. Each row keeps
     /// up to about 2 GB per million records (spool and sink outputs; `all four` the most).
@@ -250,7 +254,7 @@ fn run_scenario(
         live.push("cef");
     }
     if has(Scenario::Hec) {
-        let peer = peers::hec_receiver(HEC_TOKEN, work)?;
+        let peer = peers::hec_receiver(HEC_TOKEN, args.hec_ack_delay, work)?;
         let _ = write!(
             text,
             "\n[[sink]]\nname = \"hec\"\ntype = \"splunk_hec\"\nurl = \"http://{}\"\ntoken = {HEC_TOKEN:?}\nack = true\n",

@@ -65,11 +65,13 @@ pub fn emulator(records: usize, dir: &Path) -> anyhow::Result<Peer> {
     start(command, port, &dir.join("emulator.log"), "the emulator", Duration::from_secs(300))
 }
 
-/// `auditbridge hec-receiver` with indexer acknowledgement, counting events only.
-pub fn hec_receiver(token: &str, dir: &Path) -> anyhow::Result<Peer> {
+/// `auditbridge hec-receiver` with indexer acknowledgement (each ack reported `ack_delay`
+/// after its request was accepted), counting events only.
+pub fn hec_receiver(token: &str, ack_delay: Duration, dir: &Path) -> anyhow::Result<Peer> {
     let port = free_port()?;
     let mut command = Command::new(std::env::current_exe()?);
     command.args(["hec-receiver", "--listen", &format!("127.0.0.1:{port}"), "--token", token, "--ack"]);
+    command.args(["--ack-delay", &format!("{}ms", ack_delay.as_millis())]);
     start(command, port, &dir.join("hec-receiver.log"), "the HEC receiver", Duration::from_secs(30))
 }
 
