@@ -257,9 +257,7 @@ impl HecSink {
         }
         Ok(())
     }
-}
 
-impl HecSink {
     /// The state of `batch`: taken from the batches handed over if it is one of them (those
     /// before it, of a batch given up on, are dropped), else encoded now.
     fn in_flight(&mut self, batch: &[Event]) -> InFlight {
