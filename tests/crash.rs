@@ -6,19 +6,9 @@ mod common;
 
 use common::*;
 use rand::{Rng, SeedableRng};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RECORDS: usize = 200_000;
-
-fn bridge(config: &std::path::Path, once: bool) -> std::process::Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_auditbridge"));
-    cmd.args(["run", "--config"]).arg(config).stdout(Stdio::null()).stderr(Stdio::null());
-    if once {
-        cmd.arg("--once");
-    }
-    cmd.spawn().expect("start auditbridge")
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_five_times_loses_and_duplicates_nothing() {
@@ -30,7 +20,7 @@ async fn sigkill_five_times_loses_and_duplicates_nothing() {
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(std::process::id().into());
     for kill in 0..5 {
-        let mut child = bridge(&config, false);
+        let mut child = spawn_run(&config, false);
         // Kill at a random moment, but only once this run has made progress, so
         // every kill lands in the middle of the export rather than at its start.
         let before = count_lines(&out);
@@ -43,7 +33,7 @@ async fn sigkill_five_times_loses_and_duplicates_nothing() {
         tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
         eprintln!("kill {}: {} lines on disk", kill + 1, count_lines(&out));
     }
-    let mut last = bridge(&config, true);
+    let mut last = spawn_run(&config, true);
     let status = tokio::task::spawn_blocking(move || last.wait().unwrap()).await.unwrap();
     assert!(status.success(), "the final run --once exits 0");
 

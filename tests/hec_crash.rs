@@ -10,22 +10,12 @@ use common::*;
 use rand::{Rng, SeedableRng};
 use sinks::hec::receiver::{Receiver, ReceiverConfig};
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RECORDS: usize = 100_000;
 const BATCH: usize = 1000;
 const KILLS: usize = 3;
 const TOKEN: &str = "5d1f3b7a-9c2e-4f60-8a1b-3e5d7c9f0a24";
-
-fn bridge(config: &std::path::Path, once: bool) -> std::process::Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_auditbridge"));
-    cmd.args(["run", "--config"]).arg(config).stdout(Stdio::null()).stderr(Stdio::null());
-    if once {
-        cmd.arg("--once");
-    }
-    cmd.spawn().expect("start auditbridge")
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_with_two_batches_in_flight_loses_nothing() {
@@ -44,7 +34,7 @@ async fn sigkill_with_two_batches_in_flight_loses_nothing() {
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(std::process::id().into());
     for kill in 0..KILLS {
-        let mut child = bridge(&config, false);
+        let mut child = spawn_run(&config, false);
         // Kill at a random moment once this run has made progress.
         let before = receiver.indexed_count();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -56,7 +46,7 @@ async fn sigkill_with_two_batches_in_flight_loses_nothing() {
         tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
         eprintln!("kill {}: {} events indexed", kill + 1, receiver.indexed_count());
     }
-    let mut last = bridge(&config, true);
+    let mut last = spawn_run(&config, true);
     let status = tokio::task::spawn_blocking(move || last.wait().unwrap()).await.unwrap();
     assert!(status.success(), "the final run --once exits 0");
 

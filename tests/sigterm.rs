@@ -5,19 +5,10 @@
 mod common;
 
 use common::*;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const RECORDS: usize = 60_000;
-
-fn bridge(config: &std::path::Path, once: bool) -> std::process::Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_auditbridge"));
-    cmd.args(["run", "--config"]).arg(config).stdout(Stdio::null()).stderr(Stdio::null());
-    if once {
-        cmd.arg("--once");
-    }
-    cmd.spawn().expect("start auditbridge")
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_stops_within_ten_seconds_and_a_restart_loses_nothing() {
@@ -33,7 +24,7 @@ async fn sigterm_stops_within_ten_seconds_and_a_restart_loses_nothing() {
                 emu.inject(netwrix::emulator::Fault::Delay(Duration::from_secs(30)));
             }
         }
-        let mut child = bridge(&config, false);
+        let mut child = spawn_run(&config, false);
         let before = ids_in(&out).len();
         let deadline = Instant::now() + Duration::from_secs(60);
         while round == 0 && ids_in(&out).len() <= before && Instant::now() < deadline {
@@ -50,7 +41,7 @@ async fn sigterm_stops_within_ten_seconds_and_a_restart_loses_nothing() {
         eprintln!("round {round}: stopped in {took:?} with {} lines written", ids_in(&out).len());
     }
 
-    let mut last = bridge(&config, true);
+    let mut last = spawn_run(&config, true);
     let status = tokio::task::spawn_blocking(move || last.wait().unwrap()).await.unwrap();
     assert!(status.success());
     assert_eq!(ids_in(&out), expected_ids(RECORDS), "every record once, in order");

@@ -71,3 +71,14 @@ pub fn ids_in(path: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+/// Starts `auditbridge run --config CONFIG` (with `--once` when `once`), its output
+/// discarded: for tests that kill or signal the real process.
+pub fn spawn_run(config: &Path, once: bool) -> std::process::Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_auditbridge"));
+    cmd.args(["run", "--config"]).arg(config).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    if once {
+        cmd.arg("--once");
+    }
+    cmd.spawn().expect("start auditbridge")
+}
