@@ -84,7 +84,8 @@ pub trait Sink: Send {
     /// [`pipelined`](Sink::pipelined), on the batch after the one whose `deliver` comes next.
     /// `deliver` is later called with this same batch and must not send again what got
     /// through here, only what did not. So an error here fails nothing: it is logged, and
-    /// `deliver` retries and reports.
+    /// `deliver` retries and reports; nothing after this batch is sent before that
+    /// `deliver`, so what a sink sends goes out in spool order.
     async fn send(&mut self, batch: &[Event]) -> Result<(), SinkError> {
         let _ = batch;
         Ok(())

@@ -9,7 +9,10 @@
 //!
 //! A [pipelined](Sink::pipelined) sink (Kafka; HEC with `ack`) is handed the next batch before it waits for
 //! the previous one's acknowledgement, so one more batch can be in doubt: sent, not
-//! acknowledged. The cursor still moves one acknowledged batch at a time, in order.
+//! acknowledged. The cursor still moves one acknowledged batch at a time, in order. A
+//! batch is sent ahead only when the one before it went out whole: after a failed
+//! [`send`](Sink::send), that batch is delivered before anything after it is sent, so the
+//! peer receives records in spool order.
 
 use super::shared::{Shared, SinkCounters};
 use super::store::StoreHandle;
@@ -127,26 +130,42 @@ impl Delivery {
             }
             // Marked before reading, so a page spooled after the read wakes the wait below.
             spooled.mark_unchanged();
-            let from = ahead.as_ref().and_then(|a| a.last).unwrap_or(after);
-            let mut loaded = match loader.load(from).await {
-                Ok(loaded) => loaded,
-                Err(e) => break Err(self.state_err(e)),
-            };
-            if pipelined && loaded.last.is_some() {
-                if !loaded.events.is_empty() {
-                    if let Err(e) = self.sink.send(&loaded.events).await {
-                        // `deliver` sends what did not go and reports.
-                        tracing::debug!(sink = %self.name, "sending ahead: {e}");
+            let loaded = match ahead.take() {
+                // A batch that did not all go out ahead is delivered (its rest sent) before
+                // anything after it is sent: the sink's peer gets records in spool order,
+                // which the Kafka sink's read-back after a restart relies on.
+                Some(previous) if !previous.sent => previous,
+                previous => {
+                    ahead = previous;
+                    let from = ahead.as_ref().and_then(|a| a.last).unwrap_or(after);
+                    let mut loaded = match loader.load(from).await {
+                        Ok(loaded) => loaded,
+                        Err(e) => break Err(self.state_err(e)),
+                    };
+                    if pipelined && loaded.last.is_some() {
+                        loaded.sent = loaded.events.is_empty();
+                        if !loaded.sent {
+                            match self.sink.send(&loaded.events).await {
+                                Ok(()) => loaded.sent = true,
+                                // `deliver` sends what did not go and reports.
+                                Err(e) => tracing::info!(
+                                    sink = %self.name,
+                                    "sending ahead failed, the batch goes when it is delivered: {e}"
+                                ),
+                            }
+                        }
+                        match ahead.replace(loaded) {
+                            Some(previous) => previous,
+                            None => continue,
+                        }
+                    } else if let Some(previous) = ahead.take() {
+                        // Nothing new: the batch sent ahead is delivered before waiting.
+                        previous
+                    } else {
+                        loaded
                     }
                 }
-                match ahead.replace(loaded) {
-                    Some(previous) => loaded = previous,
-                    None => continue,
-                }
-            } else if let Some(previous) = ahead.take() {
-                // Nothing new: the batch sent ahead is delivered before waiting.
-                loaded = previous;
-            }
+            };
             let Some(last) = loaded.last else {
                 if let Some(ack) = pending.take() {
                     if let Err(e) = self.settle(ack, &counters).await {
@@ -263,6 +282,8 @@ impl Delivery {
 struct Loaded {
     last: Option<u64>,
     events: Vec<Event>,
+    /// A pipelined sink took all of it ahead ([`Sink::send`] succeeded).
+    sent: bool,
 }
 
 /// Reads a sink's batches from the spool and turns the rows it takes into events.
@@ -305,6 +326,87 @@ impl Loader {
                 }
             }
         }
-        Ok(Loaded { last, events })
+        Ok(Loaded { last, events, sent: false })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+
+    /// A pipelined sink that writes seqs to a wire; its first `send` puts half the batch
+    /// on the wire and fails.
+    struct Wire {
+        wire: Arc<Mutex<Vec<u64>>>,
+        sends: usize,
+    }
+
+    impl Wire {
+        fn put(&self, batch: &[Event]) {
+            let mut wire = self.wire.lock().unwrap();
+            for e in batch {
+                if !wire.contains(&e.seq) {
+                    wire.push(e.seq);
+                }
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Sink for Wire {
+        async fn open(&mut self, _: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError> {
+            Ok(None)
+        }
+        fn pipelined(&self) -> bool {
+            true
+        }
+        async fn send(&mut self, batch: &[Event]) -> Result<(), SinkError> {
+            self.sends += 1;
+            if self.sends == 2 {
+                self.put(&batch[..batch.len() / 2]);
+                return Err(SinkError::Transient("the peer went away mid-batch".into()));
+            }
+            self.put(batch);
+            Ok(())
+        }
+        async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
+            self.put(batch);
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn after_a_failed_send_ahead_the_peer_still_gets_records_in_spool_order() {
+        let mut store = state::Store::open_in_memory().unwrap();
+        let payloads: Vec<Vec<u8>> = netwrix::generate::generate(50, 7).iter().map(netwrix::compact::to_vec).collect();
+        let rows: Vec<state::NewRecord<'_>> = payloads
+            .iter()
+            .map(|p| state::NewRecord { id: netwrix::RecordId::of_compact(p).0, order: 0, payload: p })
+            .collect();
+        let last = store.commit_page("corp", &rows, None, 0).unwrap().last_seq;
+        assert_eq!(last, 50);
+        let start = store.register_sink("wire", state::Start::Oldest).unwrap();
+        let wire = Arc::new(Mutex::new(Vec::new()));
+        let (_trigger, shutdown) = crate::shutdown::channel();
+        let delivery = Delivery {
+            name: "wire".into(),
+            sink: Box::new(Wire { wire: wire.clone(), sends: 0 }),
+            start,
+            jobs: None,
+            filter: None,
+            store: StoreHandle::new(store),
+            shared: Shared::new(&[], &[("wire".into(), 0)], last),
+            batch_records: 10,
+            batch_bytes: 1 << 20,
+            backoff: Backoff::new(std::time::Duration::from_millis(1), std::time::Duration::from_millis(10)),
+            once: true,
+            give_up_after: None,
+            shutdown,
+        };
+        delivery.run().await.unwrap();
+        let wire = wire.lock().unwrap().clone();
+        assert_eq!(wire, (1..=50).collect::<Vec<u64>>(), "every record once, in spool order");
     }
 }

@@ -344,8 +344,9 @@ impl Sink for KafkaSink {
     async fn send(&mut self, batch: &[Event]) -> Result<(), SinkError> {
         self.begin(batch)?;
         if self.producer.as_ref().is_some_and(|p| p.client().fatal_error().is_some()) {
-            // `deliver` of the batch before this one replaces the producer first.
-            return Ok(());
+            // `deliver` of the batch before this one replaces the producer first; this batch
+            // then goes when it is delivered, before any after it.
+            return Err(SinkError::Transient("kafka sink: the producer is being replaced".into()));
         }
         self.send_batch(batch, Instant::now() + self.config.ack_timeout.0).await
     }
