@@ -75,11 +75,26 @@ async fn sigkill_three_times_during_a_kafka_export_leaves_every_record_once() {
     if read.len() != RECORDS {
         let mut by_key: std::collections::HashMap<&str, Vec<String>> = Default::default();
         for r in &read {
-            by_key.entry(r.key.as_str()).or_default().push(format!("{}@{}", r.headers["auditbridge-seq"], r.partition));
+            by_key.entry(r.key.as_str()).or_default().push(format!("{}@{}:{}", r.seq(), r.partition, r.offset));
         }
-        let mut dups: Vec<_> = by_key.iter().filter(|(_, v)| v.len() > 1).map(|(_, v)| v.join(",")).collect();
-        dups.sort();
-        eprintln!("duplicated (seq@partition): {} first {:?} last {:?}", dups.len(), dups.first(), dups.last());
+        let dups = by_key.values().filter(|v| v.len() > 1).count();
+        eprintln!("duplicated: {dups} records");
+        // Each partition as runs of ascending seqs, to show where a repeat or a step back sits.
+        for p in 0..3 {
+            let mut part: Vec<(i64, u64)> =
+                read.iter().filter(|r| r.partition == p).map(|r| (r.offset, r.seq())).collect();
+            part.sort_unstable();
+            let mut runs: Vec<String> = Vec::new();
+            let mut start = 0;
+            for i in 1..=part.len() {
+                if i == part.len() || part[i].1 <= part[i - 1].1 {
+                    let (a, b) = (part[start], part[i - 1]);
+                    runs.push(format!("offsets {}..={}: seqs {}..={} ({})", a.0, b.0, a.1, b.1, i - start));
+                    start = i;
+                }
+            }
+            eprintln!("partition {p}: {}", runs.join(" | "));
+        }
         let log = std::fs::read_to_string(config.with_file_name("bridge.log")).unwrap_or_default();
         for line in log.lines().filter(|l| !l.contains(" INFO ") || l.contains("kafka")) {
             eprintln!("bridge: {line}");

@@ -96,6 +96,7 @@ impl Drop for Tansu {
 #[derive(Debug, Clone)]
 pub struct Read {
     pub partition: i32,
+    pub offset: i64,
     pub key: String,
     pub value: Vec<u8>,
     pub headers: HashMap<String, String>,
@@ -135,6 +136,7 @@ pub fn read_all(bootstrap: &str, topic: &str) -> Vec<Read> {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => out.push(Read {
                 partition: m.partition(),
+                offset: m.offset(),
                 key: String::from_utf8(m.key().expect("a key").to_vec()).unwrap(),
                 value: m.payload().unwrap_or_default().to_vec(),
                 headers: m

@@ -185,15 +185,21 @@ impl KafkaSink {
         .await
         .map_err(|e| SinkError::Transient(format!("kafka sink: reading back failed: {e}")))?;
         let found = found.map_err(|e| SinkError::Transient(format!("kafka sink: {e}")))?;
-        tracing::debug!(?topics, elapsed = ?started.elapsed(), "kafka sink: read the topics' ends back");
-        if !found.is_empty() {
+        tracing::info!(
+            ?topics,
+            floor,
+            partitions = ?found.partitions,
+            elapsed = ?started.elapsed(),
+            "kafka sink: read the topics' ends back"
+        );
+        if !found.seqs.is_empty() {
             tracing::info!(
-                records = found.len(),
+                records = found.seqs.len(),
                 "kafka sink: records of the batches in doubt are already in Kafka and will not be sent again"
             );
         }
         if let Some(resync) = self.resync.as_mut() {
-            resync.present.extend(found);
+            resync.present.extend(found.seqs);
             resync.scanned.extend(topics);
         }
         Ok(())

@@ -4,7 +4,9 @@
 //! while the next one is delivered, and hands the sink the batch after that before the
 //! delivered one's reports are in; more after a power loss, see `docs/kafka.md`). The
 //! sink returns a batch only once every message of it has its delivery report, and a
-//! batch is produced no earlier than the one two before it returned. So every message
+//! batch is produced no earlier than the one two before it returned, and only after the
+//! batch before it was handed to the producer whole (the delivery loop sends ahead only
+//! then; `src/pipeline/delivery.rs`). So every message
 //! this writer left in a partition with a seq at or above the first seq of the first batch
 //! after the restart (the *floor*) is from a batch in doubt, and every one below it was
 //! produced before any of those — so it sits before them in the partition (the idempotent
@@ -18,7 +20,10 @@
 //! writer's messages below the floor, or reaches the partition's start, or [`MAX_SCAN`]
 //! messages. Messages of other writers are passed over. The result is exact whatever order
 //! or gaps the batches in doubt left; when the scan limit is hit, what it did not see is sent
-//! again (a duplicate, never a loss).
+//! again (a duplicate, never a loss). Once every partition is read, their ends are asked
+//! again, and one that grew meanwhile (a request of the process before still being written
+//! by the broker) is read again, up to [`RECHECKS`] times. What was read is logged per
+//! partition.
 
 use super::config::KafkaSinkConfig;
 use super::context::LogContext;
@@ -49,11 +54,26 @@ struct Part {
     high: i64,
     window: i64,
     done: bool,
+    /// This writer's records found at or above the floor.
+    found: usize,
+    /// Why the scan stopped: `below floor`, `start`, `limit`.
+    stop: &'static str,
 }
+
+/// What a read-back found: the seqs, and a line per partition for the log.
+pub struct Found {
+    pub seqs: HashSet<u64>,
+    /// `topic/partition offsets A..B: N found, stopped at …`, one per partition read.
+    pub partitions: Vec<String>,
+}
+
+/// How many times the partitions' ends are asked again after a scan, in case messages
+/// landed while it read (a request of the process before still being written).
+const RECHECKS: usize = 3;
 
 /// The seqs at or above the floor that this writer already put into `scan.topics`.
 /// Blocking: run it off the async runtime.
-pub fn present(config: &KafkaSinkConfig, scan: &Scan<'_>) -> Result<HashSet<u64>, String> {
+pub fn present(config: &KafkaSinkConfig, scan: &Scan<'_>) -> Result<Found, String> {
     let mut c = config.connection();
     c.set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -80,14 +100,57 @@ pub fn present(config: &KafkaSinkConfig, scan: &Scan<'_>) -> Result<HashSet<u64>
             let (low, high) = consumer
                 .fetch_watermarks(topic, p.id(), remaining(scan.deadline))
                 .map_err(|e| err(&format!("partition {} offsets", p.id()), e))?;
-            parts.insert((topic.clone(), p.id()), Part { low, high, window: 1, done: high <= low });
+            let stop = if high <= low { "empty" } else { "" };
+            parts.insert((topic.clone(), p.id()), Part { low, high, window: 1, done: high <= low, found: 0, stop });
         }
     }
     let mut found = HashSet::new();
-    while parts.values().any(|p| !p.done) {
-        read_windows(&consumer, scan, &mut parts, &mut found)?;
+    for recheck in 0..=RECHECKS {
+        while parts.values().any(|p| !p.done) {
+            read_windows(&consumer, scan, &mut parts, &mut found)?;
+        }
+        if recheck == RECHECKS || !grown(&consumer, scan, &mut parts)? {
+            break;
+        }
     }
-    Ok(found)
+    let mut partitions: Vec<String> = parts
+        .iter()
+        .map(|((topic, partition), p)| {
+            let start = (p.high - p.window).max(p.low);
+            format!("{topic}/{partition} offsets {start}..{}: {} found, stopped at {}", p.high, p.found, p.stop)
+        })
+        .collect();
+    partitions.sort();
+    Ok(Found { seqs: found, partitions })
+}
+
+/// Asks every partition's end again; one that grew since it was read is read again, down
+/// to where its last window started. Whether any did.
+fn grown(
+    consumer: &BaseConsumer<LogContext>,
+    scan: &Scan<'_>,
+    parts: &mut HashMap<(String, i32), Part>,
+) -> Result<bool, String> {
+    let mut any = false;
+    for ((topic, partition), p) in parts.iter_mut() {
+        let (_, high) = consumer
+            .fetch_watermarks(topic, *partition, remaining(scan.deadline))
+            .map_err(|e| format!("reading the end of topic {topic:?} (partition {partition} offsets): {e}"))?;
+        if high > p.high {
+            tracing::info!(
+                topic,
+                partition,
+                was = p.high,
+                now = high,
+                "kafka sink: a partition grew while it was read back; reading it again"
+            );
+            p.window += high - p.high;
+            p.high = high;
+            p.done = false;
+            any = true;
+        }
+    }
+    Ok(any)
 }
 
 /// Reads the current window of every partition not done, then widens or finishes each.
@@ -99,15 +162,15 @@ fn read_windows(
 ) -> Result<(), String> {
     let err = |e: KafkaError| format!("reading topics back: {e}");
     let mut tpl = TopicPartitionList::new();
-    // Per partition being read: (reached its end, saw one of ours below the floor).
-    let mut reading: HashMap<(String, i32), (bool, bool)> = HashMap::new();
+    // Per partition being read: (reached its end, saw one of ours below the floor, new seqs found).
+    let mut reading: HashMap<(String, i32), (bool, bool, usize)> = HashMap::new();
     for ((topic, partition), p) in parts.iter().filter(|(_, p)| !p.done) {
         let start = (p.high - p.window).max(p.low);
         tpl.add_partition_offset(topic, *partition, Offset::Offset(start)).map_err(err)?;
-        reading.insert((topic.clone(), *partition), (false, false));
+        reading.insert((topic.clone(), *partition), (false, false, 0));
     }
     consumer.assign(&tpl).map_err(err)?;
-    while reading.values().any(|(end, _)| !end) {
+    while reading.values().any(|(end, _, _)| !end) {
         if Instant::now() >= scan.deadline {
             return Err(err(KafkaError::MessageConsumption(RDKafkaErrorCode::OperationTimedOut)));
         }
@@ -118,11 +181,9 @@ fn read_windows(
                 let s = stamp(m.headers());
                 if s.writer.as_deref() == Some(scan.writer) {
                     match s.seq {
-                        Some(seq) if seq >= scan.floor => {
-                            found.insert(seq);
-                        }
-                        Some(_) => state.1 = true,
-                        None => {}
+                        Some(seq) if seq >= scan.floor && found.insert(seq) => state.2 += 1,
+                        Some(seq) if seq < scan.floor => state.1 = true,
+                        _ => {}
                     }
                 }
                 if m.offset() >= part.high - 1 {
@@ -147,12 +208,15 @@ fn read_windows(
             }
         }
     }
-    for (key, (_, below_floor)) in reading {
+    for (key, (_, below_floor, new)) in reading {
         let Some(p) = parts.get_mut(&key) else { continue };
+        p.found += new;
         let start = (p.high - p.window).max(p.low);
         if below_floor || start == p.low {
             p.done = true;
+            p.stop = if below_floor { "one of its own below the floor" } else { "the partition's start" };
         } else if p.window >= MAX_SCAN {
+            p.stop = "the scan limit";
             tracing::warn!(
                 topic = key.0,
                 partition = key.1,
