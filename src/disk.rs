@@ -1,7 +1,7 @@
 //! How much disk a command may still fill: `vacuum` and `bench` check before they write
 //! gigabytes, so a full disk is a clear refusal up front instead of a failure half-way.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Bytes an unprivileged writer may still use on the filesystem holding `dir`.
 pub fn free_bytes(dir: &Path) -> std::io::Result<u64> {
@@ -16,9 +16,32 @@ pub fn free_bytes(dir: &Path) -> std::io::Result<u64> {
     Ok(stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 
+/// The directory SQLite writes its temporary files to (a `VACUUM`'s copy of the
+/// database among them): the first of `SQLITE_TMPDIR`, `TMPDIR`, `/var/tmp`, `/usr/tmp`
+/// and `/tmp` that is a directory, as SQLite's own search on Unix; `.` when none is.
+pub fn sqlite_temp_dir() -> PathBuf {
+    let from_env = ["SQLITE_TMPDIR", "TMPDIR"].into_iter().filter_map(std::env::var_os).map(PathBuf::from);
+    let fixed = ["/var/tmp", "/usr/tmp", "/tmp"].into_iter().map(PathBuf::from);
+    from_env.chain(fixed).find(|d| d.is_dir()).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Whether two existing paths are on one filesystem (the same device).
+pub fn same_filesystem(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(std::fs::metadata(a)?.dev() == std::fs::metadata(b)?.dev())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_temp_dir_is_a_directory_and_a_dir_shares_its_own_filesystem() {
+        assert!(sqlite_temp_dir().is_dir());
+        let dir = tempfile::tempdir().unwrap();
+        assert!(same_filesystem(dir.path(), dir.path()).unwrap());
+        assert!(same_filesystem(dir.path(), &dir.path().join("missing")).is_err());
+    }
 
     #[test]
     fn free_bytes_reads_the_filesystem_and_names_a_missing_directory() {
