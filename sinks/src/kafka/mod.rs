@@ -21,7 +21,8 @@
 //! the topics back to find which messages of the batch did land.
 //!
 //! **Restarts.** The committed value names this sink as a writer (a random id kept in the
-//! state file, see `committed.rs`); every message carries it. After a restart the first
+//! state file, see `committed.rs`), and where the batch acknowledged last began; every
+//! message carries the writer id. After a restart the first
 //! batches are the ones that may have been in doubt: before sending to a topic for the first
 //! time in a process, the sink reads the end of each of its partitions (`tail.rs`) and
 //! skips every record of its own already there. See `docs/kafka.md` for the single-writer
@@ -66,6 +67,9 @@ enum Flight {
 struct Resync {
     /// The first seq of the first batch after the restart; see [`tail`].
     floor: u64,
+    /// The read-back stops at a message of this writer below this seq: the first seq of
+    /// the batch acknowledged last (the floor itself when that is not known).
+    stop_below: u64,
     /// Topics already read back since.
     scanned: HashSet<String>,
     /// Seqs found in them.
@@ -145,7 +149,7 @@ impl KafkaSink {
         }
         self.producer = None;
         let floor = batch.first().map_or(0, |e| e.seq);
-        self.resync = Some(Resync { floor, scanned: HashSet::new(), present: HashSet::new() });
+        self.resync = Some(self.new_resync(floor));
         self.inflight.retain(|_, f| matches!(f, Flight::Done));
     }
 
@@ -156,10 +160,20 @@ impl KafkaSink {
             return Err(SinkError::Fatal("kafka sink: deliver before open".into()));
         };
         if let (true, Some(first)) = (self.resync_pending, batch.first()) {
-            self.resync = Some(Resync { floor: first.seq, scanned: HashSet::new(), present: HashSet::new() });
+            self.resync = Some(self.new_resync(first.seq));
             self.resync_pending = false;
         }
         Ok(writer)
+    }
+
+    /// What is to be read back for batches in doubt from seq `floor` on. Every message of
+    /// this writer below the first seq of the batch acknowledged last was produced before
+    /// any of them: that batch's own messages may follow them (a refused message is
+    /// produced again by its batch's retry, after the batch sent ahead), the batches
+    /// before it were done, retries and all, before the one after it was sent.
+    fn new_resync(&self, floor: u64) -> Resync {
+        let stop_below = self.writer.and_then(|w| w.acked_first).map_or(floor, |first| first.min(floor));
+        Resync { floor, stop_below, scanned: HashSet::new(), present: HashSet::new() }
     }
 
     /// Reads back the topics of `batch` not read since the restart, if there was one.
@@ -175,11 +189,13 @@ impl KafkaSink {
         if topics.is_empty() {
             return Ok(());
         }
-        let (config, floor, writer) = (self.config.clone(), resync.floor, self.writer_hex.clone());
+        let (config, floor, stop_below, writer) =
+            (self.config.clone(), resync.floor, resync.stop_below, self.writer_hex.clone());
         let deadline = Instant::now() + self.config.ack_timeout.0;
         let started = Instant::now();
         let (topics, found) = tokio::task::spawn_blocking(move || {
-            let found = tail::present(&config, &tail::Scan { topics: &topics, floor, writer: &writer, deadline });
+            let scan = tail::Scan { topics: &topics, floor, stop_below, writer: &writer, deadline };
+            let found = tail::present(&config, &scan);
             (topics, found)
         })
         .await
@@ -188,6 +204,7 @@ impl KafkaSink {
         tracing::info!(
             ?topics,
             floor,
+            stop_below,
             partitions = ?found.partitions,
             elapsed = ?started.elapsed(),
             "kafka sink: read the topics' ends back"
@@ -359,8 +376,8 @@ impl Sink for KafkaSink {
 
     async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
         // The pipeline stores what deliver returns: the writer id must stay.
-        let value = Some(self.begin(batch)?.encode());
-        let (Some(first), Some(last)) = (batch.first(), batch.last()) else { return Ok(value) };
+        let writer = self.begin(batch)?;
+        let (Some(first), Some(last)) = (batch.first(), batch.last()) else { return Ok(Some(writer.encode())) };
         let (first, last) = (first.seq, last.seq);
         // Messages before this batch are of a batch given up on (not expected): forget them;
         // whatever of them lands is outside this batch's range anyway. Those after it were
@@ -372,7 +389,9 @@ impl Sink for KafkaSink {
         self.send_batch(batch, Instant::now() + self.config.ack_timeout.0).await?;
         self.await_reports(batch, Instant::now() + self.config.ack_timeout.0).await?;
         self.inflight.retain(|seq, _| *seq > last);
-        Ok(value)
+        let acked = writer.acked(first);
+        self.writer = Some(acked);
+        Ok(Some(acked.encode()))
     }
 
     async fn check(&mut self) -> Result<String, SinkError> {

@@ -3,21 +3,23 @@
 //! At most three batches are in doubt after a crash (the pipeline commits a batch's cursor
 //! while the next one is delivered, and hands the sink the batch after that before the
 //! delivered one's reports are in; more after a power loss, see `docs/kafka.md`). The
-//! sink returns a batch only once every message of it has its delivery report, and a
-//! batch is produced no earlier than the one two before it returned, and only after the
-//! batch before it was handed to the producer whole (the delivery loop sends ahead only
-//! then; `src/pipeline/delivery.rs`). So every message
-//! this writer left in a partition with a seq at or above the first seq of the first batch
-//! after the restart (the *floor*) is from a batch in doubt, and every one below it was
-//! produced before any of those — so it sits before them in the partition (the idempotent
-//! producer keeps a partition in produce order). Only a message refused and produced
-//! again by its batch's retry can sit after them; the scan then stops early and what it did
-//! not see is sent again.
+//! sink returns a batch only once every message of it has its delivery report, a batch is
+//! produced no earlier than the one two before it returned, and only after the batch
+//! before it was handed to the producer whole (the delivery loop sends ahead only then;
+//! `src/pipeline/delivery.rs`). So every message this writer left in a partition with a
+//! seq at or above the first seq of the first batch after the restart (the *floor*) is
+//! from a batch in doubt. Messages below the floor can still follow them: the batch
+//! acknowledged last was delivered while the next one was already sent ahead, and a
+//! message of it that the brokers refused was produced again by its retry, behind that
+//! one. But every message below the first seq of the batch acknowledged last (the *stop*,
+//! kept in the sink's committed value) was produced, retries and all, before the batch
+//! after that one was sent, so it sits before every message in doubt in the partition (the
+//! idempotent producer keeps a partition in produce order).
 //!
 //! The scan reads every partition of the given topics backwards from its end, in growing
 //! windows (the last message, then 8, 64, … messages; all partitions at once), collecting
 //! this writer's seqs at or above the floor, until a partition's window holds one of this
-//! writer's messages below the floor, or reaches the partition's start, or [`MAX_SCAN`]
+//! writer's messages below the stop, or reaches the partition's start, or [`MAX_SCAN`]
 //! messages. Messages of other writers are passed over. The result is exact whatever order
 //! or gaps the batches in doubt left; when the scan limit is hit, what it did not see is sent
 //! again (a duplicate, never a loss). Once every partition is read, their ends are asked
@@ -43,6 +45,9 @@ pub struct Scan<'a> {
     pub topics: &'a [String],
     /// The first seq of the first batch after the restart.
     pub floor: u64,
+    /// A message of this writer below this seq ends the scan of its partition: the first
+    /// seq of the batch acknowledged last, at most `floor` (see `KafkaSink::new_resync`).
+    pub stop_below: u64,
     /// This sink's writer id, 32 hex digits.
     pub writer: &'a str,
     pub deadline: Instant,
@@ -162,7 +167,7 @@ fn read_windows(
 ) -> Result<(), String> {
     let err = |e: KafkaError| format!("reading topics back: {e}");
     let mut tpl = TopicPartitionList::new();
-    // Per partition being read: (reached its end, saw one of ours below the floor, new seqs found).
+    // Per partition being read: (reached its end, saw one of ours below the stop, new seqs found).
     let mut reading: HashMap<(String, i32), (bool, bool, usize)> = HashMap::new();
     for ((topic, partition), p) in parts.iter().filter(|(_, p)| !p.done) {
         let start = (p.high - p.window).max(p.low);
@@ -182,7 +187,7 @@ fn read_windows(
                 if s.writer.as_deref() == Some(scan.writer) {
                     match s.seq {
                         Some(seq) if seq >= scan.floor && found.insert(seq) => state.2 += 1,
-                        Some(seq) if seq < scan.floor => state.1 = true,
+                        Some(seq) if seq < scan.stop_below => state.1 = true,
                         _ => {}
                     }
                 }
@@ -208,13 +213,13 @@ fn read_windows(
             }
         }
     }
-    for (key, (_, below_floor, new)) in reading {
+    for (key, (_, below_stop, new)) in reading {
         let Some(p) = parts.get_mut(&key) else { continue };
         p.found += new;
         let start = (p.high - p.window).max(p.low);
-        if below_floor || start == p.low {
+        if below_stop || start == p.low {
             p.done = true;
-            p.stop = if below_floor { "one of its own below the floor" } else { "the partition's start" };
+            p.stop = if below_stop { "one of its own below the stop" } else { "the partition's start" };
         } else if p.window >= MAX_SCAN {
             p.stop = "the scan limit";
             tracing::warn!(

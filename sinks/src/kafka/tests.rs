@@ -97,7 +97,9 @@ async fn every_message_carries_key_headers_and_the_json_record() {
     let value = sink.open(None).await.unwrap().expect("a new sink stores its writer id");
     let writer = Committed::decode(&value).unwrap().writer_hex();
     let batch = events(1, 300);
-    assert_eq!(sink.deliver(&batch).await.unwrap(), Some(value.clone()), "the writer id stays beside the cursor");
+    let acked = Committed::decode(&sink.deliver(&batch).await.unwrap().unwrap()).unwrap();
+    assert_eq!(acked.writer_hex(), writer, "the writer id stays beside the cursor");
+    assert_eq!(acked.acked_first, Some(1), "with the first seq of the batch acknowledged");
     sink.close().await.unwrap();
 
     let read = read_all(&bootstrap, "audit");
@@ -269,6 +271,42 @@ async fn after_a_restart_what_the_batch_in_doubt_delivered_is_not_sent_again() {
     }
     ours.sort_unstable();
     assert_eq!(ours, (1..=400).collect::<Vec<_>>(), "every record of this writer exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_restart_a_retried_message_behind_the_batch_sent_ahead_does_not_hide_it() {
+    let cluster = mock(1);
+    cluster.create_topic("audit", 1, 1).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+
+    // First life, in the delivery loop's order: 1..=100 delivered; 101..=200 sent ahead and
+    // refused; 201..=250 sent ahead; the retry of 101..=200 lands behind it and is
+    // acknowledged (the value below is what the pipeline stores with its cursor, 200).
+    let mut first = KafkaSink::new(config(&bootstrap, "audit"));
+    first.open(None).await.unwrap();
+    first.deliver(&events(1, 100)).await.unwrap();
+    cluster.request_errors(RDKafkaApiKey::Produce, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE]);
+    first.send(&events(101, 200)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.send(&events(201, 250)).await.unwrap();
+    first.deliver(&events(101, 200)).await.unwrap_err();
+    let value = first.deliver(&events(101, 200)).await.unwrap().unwrap();
+    assert_eq!(Committed::decode(&value).unwrap().acked_first, Some(101));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(first);
+    let layout: Vec<u64> =
+        read_all(&bootstrap, "audit").iter().map(|r| r.headers["auditbridge-seq"].parse().unwrap()).collect();
+    let expected: Vec<u64> = (1..=100).chain(201..=250).chain(101..=200).collect();
+    assert_eq!(layout, expected, "the retried batch sits behind the one sent ahead");
+
+    // Second life from cursor 200: the read-back goes past 200..101, this writer's
+    // messages of the batch acknowledged last, and finds 201..=250.
+    let mut second = KafkaSink::new(config(&bootstrap, "audit"));
+    second.open(Some(&value)).await.unwrap();
+    second.deliver(&events(201, 300)).await.unwrap();
+    let mut ours = seqs(&read_all(&bootstrap, "audit"));
+    ours.sort_unstable();
+    assert_eq!(ours, (1..=300).collect::<Vec<_>>(), "every record exactly once");
 }
 
 #[tokio::test(flavor = "multi_thread")]
