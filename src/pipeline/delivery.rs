@@ -121,8 +121,7 @@ impl Delivery {
         // is read and delivered; settled before the next is committed, before waiting
         // for new rows and before leaving, so acks commit in order.
         let mut pending: Option<PendingAck> = None;
-        let pipelined = self.sink.pipelined();
-        // A pipelined sink's batch that was sent and is delivered (acknowledged) next.
+        // A pipelined sink's batch that was sent (whole or in part) and is delivered next.
         let mut ahead: Option<Loaded> = None;
         let result = loop {
             if self.shutdown.is_triggered() {
@@ -130,41 +129,10 @@ impl Delivery {
             }
             // Marked before reading, so a page spooled after the read wakes the wait below.
             spooled.mark_unchanged();
-            let loaded = match ahead.take() {
-                // A batch that did not all go out ahead is delivered (its rest sent) before
-                // anything after it is sent: the sink's peer gets records in spool order,
-                // which the Kafka sink's read-back after a restart relies on.
-                Some(previous) if !previous.sent => previous,
-                previous => {
-                    ahead = previous;
-                    let from = ahead.as_ref().and_then(|a| a.last).unwrap_or(after);
-                    let mut loaded = match loader.load(from).await {
-                        Ok(loaded) => loaded,
-                        Err(e) => break Err(self.state_err(e)),
-                    };
-                    if pipelined && loaded.last.is_some() {
-                        loaded.sent = loaded.events.is_empty();
-                        if !loaded.sent {
-                            match self.sink.send(&loaded.events).await {
-                                Ok(()) => loaded.sent = true,
-                                // `deliver` sends what did not go and reports.
-                                Err(e) => tracing::info!(
-                                    sink = %self.name,
-                                    "sending ahead failed, the batch goes when it is delivered: {e}"
-                                ),
-                            }
-                        }
-                        match ahead.replace(loaded) {
-                            Some(previous) => previous,
-                            None => continue,
-                        }
-                    } else if let Some(previous) = ahead.take() {
-                        // Nothing new: the batch sent ahead is delivered before waiting.
-                        previous
-                    } else {
-                        loaded
-                    }
-                }
+            let loaded = match self.next_batch(&loader, &mut ahead, after).await {
+                Ok(Some(loaded)) => loaded,
+                Ok(None) => continue,
+                Err(e) => break Err(self.state_err(e)),
             };
             let Some(last) = loaded.last else {
                 if let Some(ack) = pending.take() {
@@ -210,6 +178,38 @@ impl Delivery {
             }
         }
         result
+    }
+
+    /// The batch to deliver next, after seq `after`; `None` when the one just read was only
+    /// handed ahead (a pipelined sink's first). A batch sent ahead only in part comes first,
+    /// without reading on: `deliver` sends its rest before anything after it is sent, so
+    /// the peer gets records in spool order (the Kafka sink's read-back after a restart
+    /// relies on that). Otherwise the next batch is read; a pipelined sink is handed it
+    /// ahead and gets the one handed before delivered, or, with nothing new, that one.
+    async fn next_batch(
+        &mut self,
+        loader: &Loader,
+        ahead: &mut Option<Loaded>,
+        after: u64,
+    ) -> Result<Option<Loaded>, state::StateError> {
+        if let Some(partial) = ahead.take_if(|a| !a.sent) {
+            return Ok(Some(partial));
+        }
+        let from = ahead.as_ref().and_then(|a| a.last).unwrap_or(after);
+        let mut loaded = loader.load(from).await?;
+        if !self.sink.pipelined() || loaded.last.is_none() {
+            return Ok(Some(ahead.take().unwrap_or(loaded)));
+        }
+        loaded.sent = loaded.events.is_empty()
+            || match self.sink.send(&loaded.events).await {
+                Ok(()) => true,
+                // `deliver` sends what did not go and reports.
+                Err(e) => {
+                    tracing::info!(sink = %self.name, "sending ahead failed, the batch goes when it is delivered: {e}");
+                    false
+                }
+            };
+        Ok(ahead.replace(loaded))
     }
 
     /// Waits for an acknowledgement's commit; then the cursor has moved and everyone is told.

@@ -61,7 +61,7 @@ struct Part {
     done: bool,
     /// This writer's records found at or above the floor.
     found: usize,
-    /// Why the scan stopped: `below floor`, `start`, `limit`.
+    /// Why the scan of this partition stopped, for the log (`""` while it reads).
     stop: &'static str,
 }
 
