@@ -89,11 +89,55 @@ async fn an_enum_job_and_a_search_job_on_one_server_keep_their_own_marks() {
     let jobs = store.jobs().unwrap();
     let corp = jobs.iter().find(|j| j.name == "corp").unwrap();
     let exchange = jobs.iter().find(|j| j.name == "exchange").unwrap();
-    // Each job read all it should; a record both took is spooled once (ids are deterministic).
+    // Each job spooled all it should: a record is a duplicate only within its own job.
     let matches = netwrix::generate::generate(3_000, 7).iter().filter(|r| selected(r)).count() as u64;
-    assert_eq!(corp.spooled_total + corp.duplicates_total, 3_000);
-    assert_eq!(exchange.spooled_total + exchange.duplicates_total, matches);
-    assert_eq!(corp.spooled_total + exchange.spooled_total, 3_000);
-    assert_eq!(ids_in(&dir.path().join("out/records.jsonl")).len(), 3_000);
+    assert_eq!((corp.spooled_total, corp.duplicates_total), (3_000, 0));
+    assert_eq!((exchange.spooled_total, exchange.duplicates_total), (matches, 0));
+    // A sink that takes both jobs gets both copies of a shared record, with the same id.
+    let ids = ids_in(&dir.path().join("out/records.jsonl"));
+    assert_eq!(ids.len() as u64, 3_000 + matches);
+    assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 3_000);
     assert!(corp.mark.is_some() && exchange.mark.is_some() && corp.mark != exchange.mark);
+}
+
+/// Two search jobs whose filters overlap, each routed to its own file sink: each sink
+/// gets every record of its job, the shared ones included (they used to go only to the
+/// job that spooled them first).
+#[tokio::test(flavor = "multi_thread")]
+async fn two_overlapping_search_jobs_each_deliver_every_record_to_their_own_sink() {
+    let (_emulator, running) = emulator(3_005).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let job = |name: &str, filters: &str| {
+        format!(
+            "[[job]]\nname = \"{name}\"\nurl = \"{}\"\nuser = 'CORP\\svc-export'\npassword = \"{PASSWORD}\"\n\
+             mode = \"search\"\ncount = 300\n{filters}\n",
+            running.base_url
+        )
+    };
+    let sink = |name: &str, job: &str| {
+        format!("[[sink]]\nname = \"{name}\"\ntype = \"file\"\njobs = [\"{job}\"]\npath = \"{d}/out/{name}.jsonl\"\n")
+    };
+    let text = format!(
+        "[state]\npath = \"{d}/state.db\"\n{}{}{}{}",
+        job("security", "filters.DataSource = [\"Active Directory\", { StartsWith = \"exchange\" }]"),
+        job("changes", "filters.Action = { NotEqualTo = [\"Read\", \"Removed\"] }"),
+        sink("siem", "security"),
+        sink("archive", "changes"),
+    );
+    let report = run(&text).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let generated = netwrix::generate::generate(3_005, 7);
+    let want = |keep: fn(&ActivityRecord) -> bool| -> Vec<String> {
+        generated.iter().filter(|r| keep(r)).map(|r| r.id().to_string()).collect()
+    };
+    let security = want(|r| {
+        let ds = r.data_source.as_deref().unwrap_or("").to_lowercase();
+        ds == "active directory" || ds.starts_with("exchange")
+    });
+    let changes = want(|r| !["read", "removed"].contains(&r.action.to_lowercase().as_str()));
+    let shared = security.iter().filter(|id| changes.contains(id)).count();
+    assert!(shared > 100 && shared < security.len(), "the filters overlap: {shared}");
+    assert_eq!(ids_in(&dir.path().join("out/siem.jsonl")), security);
+    assert_eq!(ids_in(&dir.path().join("out/archive.jsonl")), changes);
 }

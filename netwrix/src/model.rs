@@ -82,4 +82,33 @@ impl ActivityRecord {
     pub fn when_utc(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         chrono::DateTime::parse_from_rfc3339(self.when.trim()).ok().map(|t| t.with_timezone(&chrono::Utc))
     }
+
+    /// The record's longest value: which one (`Who`, a detail's `After`…) and its length
+    /// in bytes; `None` for a record without any. For limits on what a server may send.
+    pub fn longest_value(&self) -> Option<(&'static str, usize)> {
+        let opt = |name: &'static str, v: &Option<Text>| v.as_ref().map(|t| (name, t.len()));
+        let top = [
+            opt("RID", &self.rid),
+            Some(("Who", self.who.len())),
+            Some(("Action", self.action.len())),
+            Some(("What", self.what.len())),
+            Some(("When", self.when.len())),
+            Some(("Where", self.where_.len())),
+            Some(("ObjectType", self.object_type.len())),
+            self.monitoring_plan.as_ref().and_then(|p| opt("MonitoringPlan Name", &p.name)),
+            self.monitoring_plan.as_ref().and_then(|p| opt("MonitoringPlan ID", &p.id)),
+            opt("DataSource", &self.data_source),
+            self.item.as_ref().and_then(|i| opt("Item Name", &i.name)),
+            opt("Workstation", &self.workstation),
+        ];
+        let details = self.details.iter().flat_map(|d| {
+            [
+                Some(("Detail PropertyName", d.property_name.len())),
+                opt("Detail Before", &d.before),
+                opt("Detail After", &d.after),
+                opt("Detail Message", &d.message),
+            ]
+        });
+        top.into_iter().chain(details).flatten().max_by_key(|(_, len)| *len)
+    }
 }

@@ -223,7 +223,7 @@ async fn apache_digest_md5_and_basic_with_right_and_wrong_passwords() {
 
     let wrong = client(&format!("{base}/digest"), AuthScheme::Digest, USER, "wrong");
     let error = wrong.first_page().await.unwrap_err();
-    assert!(matches!(&error, ClientError::Unauthorized { scheme } if scheme == "Digest"), "{error}");
+    assert!(matches!(&error, ClientError::Unauthorized { scheme, .. } if scheme == "Digest"), "{error}");
     assert_eq!(error.to_string(), "HTTP 401 Unauthorized (Digest): check the user and password");
     assert_eq!(apache.requests().len(), 6, "a wrong password costs two requests, no more");
 
@@ -231,7 +231,7 @@ async fn apache_digest_md5_and_basic_with_right_and_wrong_passwords() {
     let basic = client(&format!("{base}/basic"), AuthScheme::Basic, USER, PASSWORD);
     assert_eq!(basic.first_page().await.unwrap().records.len(), 2);
     let error = client(&format!("{base}/basic"), AuthScheme::Basic, USER, "wrong").first_page().await.unwrap_err();
-    assert!(matches!(&error, ClientError::Unauthorized { scheme } if scheme == "Basic"), "{error}");
+    assert!(matches!(&error, ClientError::Unauthorized { scheme, .. } if scheme == "Basic"), "{error}");
     assert_eq!(apache.requests().len(), 8);
 
     // Auto picks what each location offers.
@@ -298,7 +298,7 @@ async fn pyspnego_ntlm_and_negotiate_with_right_and_wrong_passwords() {
 
         let wrong = client(&base, scheme, DOMAIN_USER, "wrong");
         let error = wrong.first_page().await.unwrap_err();
-        assert!(matches!(&error, ClientError::Unauthorized { scheme } if scheme == name), "{name}: {error}");
+        assert!(matches!(&error, ClientError::Unauthorized { scheme, .. } if scheme == name), "{name}: {error}");
         assert_eq!(error.to_string(), format!("HTTP 401 Unauthorized ({name}): check the user and password"));
         expected_requests += 2;
         assert_eq!(acceptor.requests().len(), expected_requests, "{name}: a wrong password costs two requests");
@@ -363,7 +363,10 @@ async fn emulator_accepts_every_scheme_and_refuses_wrong_passwords() {
         })
         .unwrap();
         let error = wrong.first_page().await.unwrap_err();
-        assert!(matches!(&error, ClientError::Unauthorized { scheme: s } if s == scheme.name()), "{scheme}: {error}");
+        assert!(
+            matches!(&error, ClientError::Unauthorized { scheme: s, .. } if s == scheme.name()),
+            "{scheme}: {error}"
+        );
         // A scheme the server does not offer is refused as well.
         let other = if server == ServerScheme::Basic { AuthScheme::Ntlm } else { AuthScheme::Basic };
         let error = Client::new(ClientConfig {

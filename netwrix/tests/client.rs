@@ -250,10 +250,10 @@ async fn stub_every_documented_status_maps_to_its_typed_error() {
         assert!(!e.is_transient());
 
         let e = client.first_page().await.unwrap_err();
-        assert!(matches!(&e, ClientError::Unauthorized { scheme } if scheme == "Basic"), "{e:?}");
+        assert!(matches!(&e, ClientError::Unauthorized { scheme, .. } if scheme == "Basic"), "{e:?}");
         assert_eq!(e.to_string(), "HTTP 401 Unauthorized (Basic): check the user and password");
 
-        assert!(matches!(client.first_page().await, Err(ClientError::NotFound)));
+        assert!(matches!(client.first_page().await, Err(ClientError::NotFound(None))));
         assert!(matches!(client.first_page().await, Err(ClientError::MethodNotAllowed)));
         assert!(matches!(client.write(&[record(1)]).await, Err(ClientError::TooLarge)));
 
@@ -544,14 +544,14 @@ async fn emulator_wrong_or_missing_credentials_are_unauthorized() {
     let mut wrong = config(&running, Format::Json, None, Trust::System);
     wrong.credentials = Some(Credentials::new(USER, "not-the-password"));
     let e = Client::new(wrong).unwrap().first_page().await.unwrap_err();
-    assert!(matches!(&e, ClientError::Unauthorized { scheme } if scheme == "Basic"), "{e:?}");
+    assert!(matches!(&e, ClientError::Unauthorized { scheme, .. } if scheme == "Basic"), "{e:?}");
     assert_eq!(e.to_string(), "HTTP 401 Unauthorized (Basic): check the user and password");
     assert!(!e.is_transient());
 
     let mut none = config(&running, Format::Json, None, Trust::System);
     none.credentials = None;
     let e = Client::new(none).unwrap().first_page().await.unwrap_err();
-    assert!(matches!(&e, ClientError::Unauthorized { scheme } if scheme == "none"), "{e:?}");
+    assert!(matches!(&e, ClientError::Unauthorized { scheme, .. } if scheme == "none"), "{e:?}");
 }
 
 #[tokio::test]
@@ -582,7 +582,7 @@ async fn emulator_faults_map_to_typed_errors() {
         let e = client.first_page().await.unwrap_err();
         assert!(matches!(&e, ClientError::BadRequest(list) if list == &licence), "{f:?}: {e:?}");
         assert_eq!(e.to_string(), format!("HTTP 400 Bad Request: InputError: {COUNT_ERROR}"));
-        assert!(matches!(client.first_page().await, Err(ClientError::NotFound)));
+        assert!(matches!(client.first_page().await, Err(ClientError::NotFound(None))));
         assert!(matches!(client.first_page().await, Err(ClientError::MethodNotAllowed)));
         assert!(matches!(client.first_page().await, Err(ClientError::TooLarge)));
         let e = client.first_page().await.unwrap_err();
@@ -602,7 +602,7 @@ async fn emulator_real_routing_errors() {
     let running = emulator.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
     // A base URL with a path prefix the server does not have: 404 from routing.
     let client = Client::new(ClientConfig::new(format!("{}/wrong-prefix", running.base_url))).unwrap();
-    assert!(matches!(client.first_page().await, Err(ClientError::NotFound)));
+    assert!(matches!(client.first_page().await, Err(ClientError::NotFound(None))));
 
     let client = Client::new(ClientConfig::new(&running.base_url)).unwrap();
     client.write(&[record(1), record(2)]).await.unwrap();

@@ -81,6 +81,20 @@ pub struct SpoolConfig {
     /// reported as lagging in `status`, `/metrics` and the log (its records are kept).
     #[serde(default = "default_max_lag")]
     pub max_lag: Duration,
+    /// How long the ids of spooled records are remembered after their rows are pruned,
+    /// so a record the server serves again is recognised (per job) and not delivered twice.
+    #[serde(default = "default_dedup_window")]
+    pub dedup_window: Duration,
+    /// At most this many ids are remembered (about 100 bytes each on disk), the newest kept.
+    #[serde(default = "default_dedup_max_ids")]
+    pub dedup_max_ids: u64,
+}
+
+fn default_dedup_window() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
+fn default_dedup_max_ids() -> u64 {
+    5_000_000
 }
 
 fn default_max_lag() -> Duration {
@@ -102,6 +116,8 @@ impl Default for SpoolConfig {
             prune_interval: default_prune_interval(),
             max_bytes: None,
             max_lag: default_max_lag(),
+            dedup_window: default_dedup_window(),
+            dedup_max_ids: default_dedup_max_ids(),
         }
     }
 }
@@ -173,6 +189,12 @@ pub struct JobConfig {
     /// Whole-request timeout.
     #[serde(default = "default_timeout")]
     pub timeout: Duration,
+    /// Most bytes one response may have; a larger page is refused and the job stops.
+    #[serde(default = "default_max_page_bytes")]
+    pub max_page_bytes: u64,
+    /// Most bytes one value of a record may have; a page with a larger one is refused.
+    #[serde(default = "default_max_field_bytes")]
+    pub max_field_bytes: u64,
     #[serde(default)]
     pub tls: TlsConfig,
     /// `enum` (every record, the default) or `search` (only records matching `filters`).
@@ -188,6 +210,12 @@ impl JobConfig {
     pub fn interval(&self) -> std::time::Duration {
         self.interval.map_or(std::time::Duration::from_secs(300), |d| d.0)
     }
+}
+fn default_max_page_bytes() -> u64 {
+    netwrix::client::ClientConfig::DEFAULT_MAX_PAGE_BYTES as u64
+}
+fn default_max_field_bytes() -> u64 {
+    netwrix::client::ClientConfig::DEFAULT_MAX_FIELD_BYTES as u64
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(120)

@@ -25,6 +25,44 @@ pub enum JobFailed {
     State { job: String, error: state::StateError },
     #[error("job {job:?}: gave up after failing for {seconds}s: {last}")]
     GaveUp { job: String, seconds: u64, last: String },
+    #[error(
+        "job {job:?}: the server sent the same page {times} times in a row under different continuation \
+         marks: it is not moving forward, so the job stops (its records were spooled once); check the server, \
+         then restart"
+    )]
+    Repeating { job: String, times: usize },
+}
+
+/// How many times in a row the same non-empty page may arrive before the job stops.
+const MAX_SAME_PAGE: usize = 3;
+
+/// Recognises a server that keeps sending the same page under marks that change.
+#[derive(Default)]
+struct Repeats {
+    last: Option<u64>,
+    times: usize,
+}
+
+impl Repeats {
+    /// Notes `page`; `Some(times)` once the same page has come [`MAX_SAME_PAGE`] times in a row.
+    fn see(&mut self, page: &Page) -> Option<usize> {
+        if page.records.is_empty() {
+            *self = Repeats::default();
+            return None;
+        }
+        let mut hasher = std::hash::DefaultHasher::new();
+        // A few fields tell records apart well enough (RID alone does on a real server)
+        // without hashing whole pages.
+        for record in &page.records {
+            for value in [record.rid.as_deref().unwrap_or(""), &record.when, &record.who, &record.what] {
+                std::hash::Hash::hash(value, &mut hasher);
+            }
+        }
+        let this = std::hash::Hasher::finish(&hasher);
+        self.times = if self.last == Some(this) { self.times + 1 } else { 1 };
+        self.last = Some(this);
+        (self.times >= MAX_SAME_PAGE).then_some(self.times)
+    }
 }
 
 /// The settings one fetcher runs with.
@@ -66,6 +104,7 @@ impl Fetcher {
         let mut mark = self.store.call(move |s| s.mark(&job)).await.map_err(|e| self.state_err(e))?;
         // The next page, requested while the previous one committed; not yet committed.
         let mut prefetched: Option<Result<Page, ClientError>> = None;
+        let mut repeats = Repeats::default();
         while !self.shutdown.is_triggered() {
             if !self.wait_for_room().await {
                 break;
@@ -83,6 +122,14 @@ impl Fetcher {
                 Ok(page) => {
                     self.backoff.reset();
                     failing_since = None;
+                    // `mark` is what this page was asked for with: the same mark back, with
+                    // records, means the next request would ask for this page again.
+                    if !page.records.is_empty() && page.mark.is_some() && page.mark == mark {
+                        return Err(self.stop(ClientError::StuckMark { records: page.records.len() }).await);
+                    }
+                    if let Some(times) = repeats.see(&page) {
+                        return Err(self.stop_repeating(times).await);
+                    }
                     let at_end = page.records.is_empty() || page.mark.is_none();
                     if page.mark.is_none() && !page.records.is_empty() {
                         tracing::warn!(job = %self.job, "the server sent a page without a continuation mark; treating it as the end of data");
@@ -137,12 +184,7 @@ impl Fetcher {
                         break;
                     }
                 }
-                Err(error) => {
-                    let failed = JobFailed::Api { job: self.job.clone(), error };
-                    tracing::error!(job = %self.job, "{failed}");
-                    self.record_error(Some(failed.to_string())).await?;
-                    return Err(failed);
-                }
+                Err(error) => return Err(self.stop(error).await),
             }
         }
         Ok(())
@@ -221,8 +263,15 @@ impl Fetcher {
         counters.fetched.fetch_add(fetched, Relaxed);
         counters.spooled.fetch_add(outcome.inserted, Relaxed);
         counters.duplicates.fetch_add(outcome.duplicates, Relaxed);
-        if outcome.duplicates > 0 {
-            tracing::info!(job = %self.job, duplicates = outcome.duplicates, "records already spooled were skipped");
+        if outcome.duplicates > 0 && outcome.inserted == 0 {
+            tracing::warn!(
+                job = %self.job,
+                duplicates = outcome.duplicates,
+                "every record of the page was one this job had already spooled (the server sent them again: \
+                 a restored database, or a mark that stepped back); none is delivered again"
+            );
+        } else if outcome.duplicates > 0 {
+            tracing::info!(job = %self.job, duplicates = outcome.duplicates, "records this job had already spooled were skipped");
         }
         self.shared.spooled(outcome.last_seq);
         Ok(())
@@ -264,6 +313,23 @@ impl Fetcher {
             }
         }
         !self.shutdown.is_triggered()
+    }
+
+    /// Stops the job for `error`: logged, and recorded for `status`.
+    async fn stop(&self, error: ClientError) -> JobFailed {
+        self.fail(JobFailed::Api { job: self.job.clone(), error }).await
+    }
+
+    async fn stop_repeating(&self, times: usize) -> JobFailed {
+        self.fail(JobFailed::Repeating { job: self.job.clone(), times }).await
+    }
+
+    async fn fail(&self, failed: JobFailed) -> JobFailed {
+        tracing::error!(job = %self.job, "{failed}");
+        match self.record_error(Some(failed.to_string())).await {
+            Ok(()) => failed,
+            Err(state) => state,
+        }
     }
 
     async fn record_error(&self, message: Option<String>) -> Result<(), JobFailed> {

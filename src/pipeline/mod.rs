@@ -96,6 +96,8 @@ pub fn client_for_with_count(job: &JobConfig, count: Option<usize>) -> anyhow::R
         trust,
         timeout: job.timeout.0,
         connect_timeout: Duration::from_secs(10),
+        max_page_bytes: usize::try_from(job.max_page_bytes).unwrap_or(usize::MAX),
+        max_field_bytes: usize::try_from(job.max_field_bytes).unwrap_or(usize::MAX),
     })
     .with_context(|| format!("job {:?}: building the API client", job.name.get_ref()))
 }
@@ -313,8 +315,7 @@ async fn run_plans(
             store.clone(),
             shared.clone(),
             config.sinks.iter().map(|s| s.name.clone()).collect(),
-            config.spool.prune_interval.0,
-            config.spool.max_lag.0,
+            Retention::of(&config.spool),
             shutdown.clone(),
         ))
     });
@@ -356,8 +357,10 @@ async fn run_plans(
         s.stop().await;
     }
     let names: Vec<String> = config.sinks.iter().filter(|_| deliver).map(|s| s.name.clone()).collect();
+    let retention = Retention::of(&config.spool);
     let pruned = store.call(move |s| {
         s.prune(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
+        retention.forget(s)?;
         s.sync()
     });
     if let Err(e) = pruned.await {
@@ -408,16 +411,43 @@ fn readiness_window(job: &JobConfig) -> Duration {
     between + job.timeout.0 + Duration::from_secs(60)
 }
 
-/// Deletes acknowledged spool rows now and then, keeps the spool's size current for
-/// backpressure, and reports sinks lagging past `max_lag`.
+/// What the pruner keeps: its period, the lag it warns about, the de-duplication memory.
+#[derive(Debug, Clone, Copy)]
+struct Retention {
+    every: Duration,
+    max_lag: Duration,
+    dedup_window: Duration,
+    dedup_max_ids: u64,
+}
+
+impl Retention {
+    fn of(spool: &crate::config::SpoolConfig) -> Self {
+        Retention {
+            every: spool.prune_interval.0,
+            max_lag: spool.max_lag.0,
+            dedup_window: spool.dedup_window.0,
+            dedup_max_ids: spool.dedup_max_ids,
+        }
+    }
+
+    /// Trims the de-duplication memory to the window (`Store::forget_seen`).
+    fn forget(&self, store: &mut state::Store) -> Result<u64, state::StateError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let window = i64::try_from(self.dedup_window.as_millis()).unwrap_or(i64::MAX);
+        store.forget_seen(now, window, self.dedup_max_ids)
+    }
+}
+
+/// Deletes acknowledged spool rows now and then, trims the de-duplication memory, keeps
+/// the spool's size current for backpressure, and reports sinks lagging past `max_lag`.
 async fn prune_loop(
     store: StoreHandle,
     shared: Arc<Shared>,
     sinks: Vec<String>,
-    every: Duration,
-    max_lag: Duration,
+    retention: Retention,
     mut shutdown: Shutdown,
 ) {
+    let (every, max_lag) = (retention.every, retention.max_lag);
     let mut lagging = std::collections::HashSet::new();
     loop {
         if shutdown.sleep(every).await {
@@ -427,6 +457,7 @@ async fn prune_loop(
         let result = store
             .call(move |s| {
                 let pruned = s.prune(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
+                retention.forget(s)?;
                 let mut oldest = Vec::new();
                 for sink in s.sinks()? {
                     if !names.contains(&sink.name) {

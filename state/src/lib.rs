@@ -27,6 +27,7 @@ mod cursors;
 mod error;
 mod jobs;
 mod migrations;
+mod seen;
 mod spool;
 mod vacuum;
 

@@ -88,6 +88,37 @@ const MIGRATIONS: &[&str] = &[
     DELETE FROM sqlite_sequence WHERE name = 'spool';
     INSERT INTO sqlite_sequence (name, seq) SELECT 'spool', seq FROM spool_high;
     DROP TABLE spool_high;",
+    // Version 3: duplicates are found per job, and remembered after their rows are pruned.
+    // `seen` holds each spooled record's (ord, id, job) under the seq it was given, and
+    // outlives the spool row (pruned by age and count, `Store::forget_seen`), so a record
+    // a server serves again after pruning is still recognised. The key includes the job:
+    // a record is a duplicate only of one its own job spooled, so a sink restricted to
+    // one of two overlapping jobs still gets every record of that job. The spool loses
+    // its UNIQUE (ord, id) (two jobs may now spool the same id) and `ord`, which lives
+    // in `seen`; it is rebuilt with its seqs and AUTOINCREMENT high-water mark.
+    "CREATE TABLE seen (
+        seq        INTEGER PRIMARY KEY,
+        ord        INTEGER NOT NULL,
+        id         BLOB NOT NULL CHECK (length(id) = 16),
+        job        TEXT NOT NULL,
+        seen_at_ms INTEGER NOT NULL,
+        UNIQUE (ord, id, job)
+    ) STRICT;
+    INSERT INTO seen (seq, ord, id, job, seen_at_ms) SELECT seq, ord, id, job, fetched_at_ms FROM spool;
+    CREATE TABLE spool_v3 (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        id            BLOB NOT NULL CHECK (length(id) = 16),
+        job           TEXT NOT NULL,
+        fetched_at_ms INTEGER NOT NULL,
+        payload       BLOB NOT NULL
+    ) STRICT;
+    INSERT INTO spool_v3 (seq, id, job, fetched_at_ms, payload) SELECT seq, id, job, fetched_at_ms, payload FROM spool;
+    CREATE TEMP TABLE spool_high AS SELECT seq FROM sqlite_sequence WHERE name = 'spool';
+    DROP TABLE spool;
+    ALTER TABLE spool_v3 RENAME TO spool;
+    DELETE FROM sqlite_sequence WHERE name = 'spool';
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'spool', seq FROM spool_high;
+    DROP TABLE spool_high;",
 ];
 
 /// The schema version this build writes and understands.
@@ -136,4 +167,45 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, StateEr
     )?;
     tx.commit()?;
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NewRecord, Start, Store};
+
+    /// A state file of schema version 2 (dedup on the id alone, no `seen`) with rows of two
+    /// jobs, one of them already acknowledged and pruned, opened by this build.
+    #[test]
+    fn version_2_files_keep_their_rows_and_learn_what_they_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "application_id", APPLICATION_ID).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute_batch(
+                "INSERT INTO spool (seq, ord, id, job, fetched_at_ms, payload) VALUES
+                     (7, 100, x'01010101010101010101010101010101', 'a', 5, x'aa'),
+                     (8, 101, x'02020202020202020202020202020202', 'b', 6, x'bb');
+                 UPDATE sqlite_sequence SET seq = 9 WHERE name = 'spool';
+                 INSERT INTO cursors (sink, seq) VALUES ('s', 6);",
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path, Default::default()).unwrap();
+        assert_eq!(store.max_seq().unwrap(), 9, "the high-water mark survives");
+        let rows = store.read_batch(0, 10, usize::MAX).unwrap();
+        assert_eq!(rows.iter().map(|r| (r.seq, r.job.as_str())).collect::<Vec<_>>(), [(7, "a"), (8, "b")]);
+        assert_eq!(store.seen_count().unwrap(), 2);
+        // Job a's record is still known to a, and new to b.
+        let again = [NewRecord { id: [1; 16], order: 100, payload: b"aa" }];
+        assert_eq!(store.commit_page("a", &again, None, 9).unwrap().duplicates, 1);
+        assert_eq!(store.commit_page("b", &again, None, 9).unwrap().inserted, 1);
+        store.register_sink("t", Start::Oldest).unwrap();
+        assert_eq!(store.read_batch(9, 10, usize::MAX).unwrap()[0].seq, 10, "seqs go on from the high-water mark");
+    }
 }

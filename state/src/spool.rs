@@ -5,13 +5,15 @@
 //! side: [`Store::commit_page`] writes a page's records and the job's next
 //! continuation mark in one transaction, so after a crash either both are
 //! there or neither is. Seqs are dense (1, 2, 3, ...: duplicates consume none),
-//! so `max_seq - cursor` is a sink's backlog in rows. Duplicate record ids are
-//! skipped by checking the `UNIQUE` id column, which only knows rows still in
-//! the spool: an id whose row was already pruned (every sink had it) would be
-//! spooled again if Netwrix served it again. The marks are what prevent
-//! re-fetching; the id check covers overlapping pages between marks.
+//! so `max_seq - cursor` is a sink's backlog in rows. A record is a duplicate
+//! only of one its *own job* spooled before: the ids each job spooled are
+//! remembered in `seen` (see [`crate::seen`]), which outlives pruning for a
+//! window, so a record a server serves again after its row was pruned is still
+//! skipped and counted.
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::seen::Seen;
 
 use crate::convert::{from_db, limit_to_db, to_db};
 use crate::{StateError, Store};
@@ -24,8 +26,8 @@ const PRUNE_CHUNK: i64 = 5_000;
 /// copying a whole page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewRecord<'a> {
-    /// Stable record identity (e.g. a hash of the Netwrix record); the
-    /// deduplication key.
+    /// Stable record identity (e.g. a hash of the Netwrix record); with the
+    /// job, the deduplication key.
     pub id: [u8; 16],
     /// A key derived from the record itself that grows roughly with fetch order
     /// (auditbridge: the timestamp that opens the RID; 0 when there is none).
@@ -42,7 +44,7 @@ pub struct NewRecord<'a> {
 pub struct CommitOutcome {
     /// Records newly spooled.
     pub inserted: u64,
-    /// Records skipped because their id was already in the spool (including
+    /// Records skipped because the job had already spooled them (including
     /// repeats within the page).
     pub duplicates: u64,
     /// The highest seq ever assigned, as of this commit (the previous value if
@@ -72,9 +74,9 @@ impl Store {
     /// `last_fetch_ms = fetched_at_ms`. The job's `last_error` is not touched;
     /// clear it with [`Store::record_job_error`].
     ///
-    /// Ids already present in the spool are skipped and counted as
-    /// duplicates. Ids that were spooled and have since been pruned are not
-    /// remembered and would be spooled again; see the module docs.
+    /// Records `job` already spooled (still in the spool, or pruned within the
+    /// dedup window, see [`Store::forget_seen`]) are skipped and counted as
+    /// duplicates; another job's copy of the same record does not count.
     ///
     /// On error nothing is written: no records, no mark, no counters.
     pub fn commit_page(
@@ -92,21 +94,18 @@ impl Store {
             // make `max_seq - cursor` overstate backlogs. And a single-row `INSERT ...
             // VALUES` needs no statement journal, which an `INSERT ... SELECT` filling
             // the same role costs on every row.
-            let mut seen = spooled_in_range(&tx, records)?;
-            let mut probe = tx.prepare_cached("SELECT 1 FROM spool WHERE ord = ?1 AND id = ?2")?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO spool (ord, id, job, fetched_at_ms, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
+            let mut seen = Seen::for_page(&tx, job, records)?;
+            let mut insert =
+                tx.prepare_cached("INSERT INTO spool (id, job, fetched_at_ms, payload) VALUES (?1, ?2, ?3, ?4)")?;
+            let mut remember =
+                tx.prepare_cached("INSERT INTO seen (seq, ord, id, job, seen_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)")?;
             for record in records {
-                let key = (record.order, record.id);
-                let spooled = match &mut seen {
-                    Some(seen) => !seen.insert(key),
-                    None => probe.exists(params![record.order, &record.id[..]])?,
-                };
-                if !spooled {
-                    insert.execute(params![record.order, &record.id[..], job, fetched_at_ms, record.payload])?;
-                    inserted += 1;
+                if seen.check_and_add(record)? {
+                    continue;
                 }
+                insert.execute(params![&record.id[..], job, fetched_at_ms, record.payload])?;
+                remember.execute(params![tx.last_insert_rowid(), record.order, &record.id[..], job, fetched_at_ms])?;
+                inserted += 1;
             }
         }
         let duplicates = records.len() as u64 - inserted;
@@ -247,39 +246,6 @@ impl Store {
         let used = (pragma("page_count")? - pragma("freelist_count")?).max(0) * pragma("page_size")?;
         from_db("used bytes", used)
     }
-}
-
-/// `(ord, id)` keys found in the spool.
-type SpooledKeys = std::collections::HashSet<(i64, [u8; 16])>;
-
-/// Most keys one page's range probe reads before [`spooled_in_range`] gives up on
-/// it, per record of the page.
-const RANGE_PROBE_PER_RECORD: usize = 4;
-
-/// The `(ord, id)` keys already spooled in the range of `ord`s that `records`
-/// span, read in one index range scan: for pages fetched in order that range is
-/// new and the scan finds nothing, where probing each record would cost a lookup
-/// each. `None` when the range holds too many keys (many records without an
-/// order key, or a page far behind the others): then each record is probed.
-fn spooled_in_range(conn: &Connection, records: &[NewRecord<'_>]) -> Result<Option<SpooledKeys>, StateError> {
-    let (Some(low), Some(high)) = (records.iter().map(|r| r.order).min(), records.iter().map(|r| r.order).max()) else {
-        return Ok(Some(Default::default()));
-    };
-    let cap = records.len().saturating_mul(RANGE_PROBE_PER_RECORD).saturating_add(16);
-    let mut stmt = conn.prepare_cached("SELECT ord, id FROM spool WHERE ord BETWEEN ?1 AND ?2 LIMIT ?3")?;
-    let mut rows = stmt.query(params![low, high, limit_to_db(cap + 1)])?;
-    let mut keys = std::collections::HashSet::with_capacity(records.len());
-    let mut found = 0usize;
-    while let Some(row) = rows.next()? {
-        found += 1;
-        if found > cap {
-            return Ok(None);
-        }
-        let id = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
-        let id: [u8; 16] = id.try_into().map_err(|_| StateError::Corrupt(format!("spool id of {} bytes", id.len())))?;
-        keys.insert((row.get(0)?, id));
-    }
-    Ok(Some(keys))
 }
 
 /// The highest seq ever assigned, from the AUTOINCREMENT bookkeeping that

@@ -1,7 +1,8 @@
 //! Migration 2 (dedup by (ord, id)): a version-1 file keeps its rows, seqs and
 //! AUTOINCREMENT high-water mark, each old row gets the ordering key auditbridge
 //! derives from its compact form (SQL and `netwrix::compact::order_key` agree), and a
-//! record spooled before the upgrade is still recognised as a duplicate after it.
+//! record spooled before the upgrade is still recognised as a duplicate after it (and
+//! after migration 3, which moves the key into the de-duplication memory).
 
 use rusqlite::Connection;
 use state::{NewRecord, Store, StoreOptions, SCHEMA_VERSION};
@@ -52,7 +53,9 @@ fn version_one_rows_get_their_ordering_key_and_still_deduplicate() {
         let conn = Connection::open(&path).unwrap();
         let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        let mut stmt = conn.prepare("SELECT seq, ord, payload FROM spool ORDER BY seq").unwrap();
+        // Since version 3 the key lives in the de-duplication memory, under the row's seq.
+        let mut stmt =
+            conn.prepare("SELECT seq, seen.ord, payload FROM spool JOIN seen USING (seq) ORDER BY seq").unwrap();
         let rows: Vec<(i64, i64, Vec<u8>)> =
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
         assert_eq!(rows.first().map(|r| r.0), Some(51), "seqs kept");

@@ -125,7 +125,7 @@ fn duplicates_are_skipped_and_counted() {
     // Overlapping page: 3..5 already spooled, 5..8 new, plus a repeat inside the page.
     let mut second = payloads(3..8);
     second.push((6, b"again".to_vec()));
-    let out = store.commit_page("b", &records(&second), Some("m2"), 2).unwrap();
+    let out = store.commit_page("a", &records(&second), Some("m2"), 2).unwrap();
     assert_eq!((out.inserted, out.duplicates, out.last_seq), (3, 3, 8));
     assert_eq!(store.spool_rows().unwrap(), 8);
     // The first copy wins.
@@ -133,16 +133,65 @@ fn duplicates_are_skipped_and_counted() {
     let six = rows.iter().find(|r| r.id == id(6)).unwrap();
     assert_eq!(six.payload, b"record-6");
     assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=8).collect::<Vec<_>>());
-    let b = store.jobs().unwrap().into_iter().find(|j| j.name == "b").unwrap();
-    assert_eq!((b.spooled_total, b.duplicates_total, b.pages_total), (3, 3, 1));
+    let a = store.jobs().unwrap().into_iter().find(|j| j.name == "a").unwrap();
+    assert_eq!((a.spooled_total, a.duplicates_total, a.pages_total), (8, 3, 2));
+}
 
-    // Documented limit: dedupe is against rows present, so a pruned id is new again.
+#[test]
+fn a_record_is_a_duplicate_only_within_its_own_job() {
+    let mut store = Store::open_in_memory().unwrap();
+    store.commit_page("all", &records(&payloads(0..5)), Some("m1"), 1).unwrap();
+    // "security" overlaps "all" on 3..5: its own copies are spooled, with the same ids.
+    let out = store.commit_page("security", &records(&payloads(3..8)), Some("m1"), 2).unwrap();
+    assert_eq!((out.inserted, out.duplicates, out.last_seq), (5, 0, 10));
+    let rows = store.read_batch(0, 100, usize::MAX).unwrap();
+    let jobs_of = |n: u32| rows.iter().filter(|r| r.id == id(n)).map(|r| r.job.as_str()).collect::<Vec<_>>();
+    assert_eq!(jobs_of(3), ["all", "security"]);
+    assert_eq!(jobs_of(0), ["all"]);
+    // Each job still skips its own repeats.
+    let out = store.commit_page("security", &records(&payloads(6..9)), None, 3).unwrap();
+    assert_eq!((out.inserted, out.duplicates), (1, 2));
+}
+
+#[test]
+fn pruned_records_served_again_are_still_duplicates_within_the_window() {
+    let mut store = Store::open_in_memory().unwrap();
     store.register_sink("s", Start::Oldest).unwrap();
-    store.ack("s", 8, None, 8).unwrap();
-    assert_eq!(store.prune(&["s"]).unwrap(), 8);
-    let again = payloads(0..1);
-    let out = store.commit_page("a", &records(&again), None, 3).unwrap();
-    assert_eq!((out.inserted, out.duplicates, out.last_seq), (1, 0, 9));
+    store.commit_page("a", &records(&payloads(0..10)), Some("m1"), 1_000).unwrap();
+    store.ack("s", 10, None, 10).unwrap();
+    assert_eq!(store.prune(&["s"]).unwrap(), 10);
+    assert_eq!(store.spool_rows().unwrap(), 0);
+    // A restored server serves them again: recognised although their rows are gone.
+    let out = store.commit_page("a", &records(&payloads(0..12)), Some("m2"), 2_000).unwrap();
+    assert_eq!((out.inserted, out.duplicates, out.last_seq), (2, 10, 12));
+    let j = store.jobs().unwrap().into_iter().find(|j| j.name == "a").unwrap();
+    assert_eq!(j.duplicates_total, 10);
+
+    // Nothing still in the spool is forgotten, whatever the window says.
+    assert_eq!(store.forget_seen(1_000_000, 0, 0).unwrap(), 10);
+    assert_eq!(store.seen_count().unwrap(), 2);
+    store.ack("s", 12, None, 2).unwrap();
+    store.prune(&["s"]).unwrap();
+    // By age: keys seen at 2_000 are kept with a window reaching back past them.
+    assert_eq!(store.forget_seen(5_000, 3_000, u64::MAX).unwrap(), 0);
+    assert_eq!(store.forget_seen(5_000, 2_999, u64::MAX).unwrap(), 2);
+    // Forgotten keys are new again.
+    let out = store.commit_page("a", &records(&payloads(0..1)), None, 6_000).unwrap();
+    assert_eq!((out.inserted, out.duplicates), (1, 0));
+}
+
+#[test]
+fn the_dedup_memory_is_bounded_by_count() {
+    let mut store = Store::open_in_memory().unwrap();
+    store.register_sink("s", Start::Oldest).unwrap();
+    store.commit_page("a", &records(&payloads(0..100)), None, 1).unwrap();
+    store.ack("s", 100, None, 100).unwrap();
+    store.prune(&["s"]).unwrap();
+    // The newest 30 are kept, however young the rest.
+    assert_eq!(store.forget_seen(1, 1_000, 30).unwrap(), 70);
+    assert_eq!(store.seen_count().unwrap(), 30);
+    let out = store.commit_page("a", &records(&payloads(65..75)), None, 2).unwrap();
+    assert_eq!((out.inserted, out.duplicates), (5, 5));
 }
 
 #[test]
@@ -402,7 +451,11 @@ fn a_prune_of_everything_empties_the_spool_and_its_index() {
     store.ack("t", 3_000, None, 1_000).unwrap();
     assert_eq!(store.prune(&["s", "t"]).unwrap(), 1_000);
     assert_eq!((store.spool_rows().unwrap(), store.max_seq().unwrap()), (0, 3_000));
-    // The index went with the rows: a record served again is spooled again, at a new seq.
+    // The de-duplication memory outlives the rows; once it forgets, a record served
+    // again is spooled again, at a new seq.
+    let out = store.commit_page("a", &records(&p[..1]), None, 3).unwrap();
+    assert_eq!((out.inserted, out.duplicates, out.last_seq), (0, 1, 3_000));
+    store.forget_seen(3, 0, u64::MAX).unwrap();
     let out = store.commit_page("a", &records(&p[..1]), None, 3).unwrap();
     assert_eq!((out.inserted, out.duplicates, out.last_seq), (1, 0, 3_001));
     assert_eq!(store.prune(&["s", "t"]).unwrap(), 0, "a row above the floor stays");

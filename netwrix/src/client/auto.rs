@@ -96,6 +96,7 @@ impl AuthExchange for Exchange {
             let offered = if offered.is_empty() { "no challenge at all".to_string() } else { offered.join(", ") };
             return Err(ClientError::Unauthorized {
                 scheme: format!("auto: the server offers {offered}, none of Negotiate, NTLM, Digest, Basic"),
+                server: None,
             });
         };
         let auth = authenticator_for(scheme, &self.credentials)?;

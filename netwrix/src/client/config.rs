@@ -32,6 +32,12 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Limit for establishing one TCP (and TLS) connection.
     pub connect_timeout: Duration,
+    /// Most bytes one response body may have; a larger one is refused with
+    /// [`ClientError::PageTooLarge`](super::ClientError::PageTooLarge) as soon as it passes
+    /// the limit, so a server can never make the client hold more than this.
+    pub max_page_bytes: usize,
+    /// Most bytes one value of a record may have (a page with a larger one is refused).
+    pub max_field_bytes: usize,
 }
 
 impl ClientConfig {
@@ -39,6 +45,12 @@ impl ClientConfig {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
     /// The default connect timeout.
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// The default body limit: a real page of 1,000 records is 1–3 MiB in XML, so this
+    /// leaves room for pages ten times heavier than usual.
+    pub const DEFAULT_MAX_PAGE_BYTES: usize = 32 << 20;
+    /// The default value limit: Netwrix's own CEF export carries up to 16,000 characters
+    /// of details; a value of megabytes is no audit record.
+    pub const DEFAULT_MAX_FIELD_BYTES: usize = 4 << 20;
 
     /// A configuration with the defaults for everything but the URL.
     pub fn new(base_url: impl Into<String>) -> Self {
@@ -57,6 +69,8 @@ impl Default for ClientConfig {
             trust: Trust::System,
             timeout: Self::DEFAULT_TIMEOUT,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            max_page_bytes: Self::DEFAULT_MAX_PAGE_BYTES,
+            max_field_bytes: Self::DEFAULT_MAX_FIELD_BYTES,
         }
     }
 }

@@ -10,17 +10,40 @@ use crate::format::DecodeError;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// 401: the server refused the credentials (or none were configured).
-    #[error("HTTP 401 Unauthorized ({scheme}): {}", unauthorized_hint(scheme))]
+    #[error("HTTP 401 Unauthorized ({scheme}): {}{}", unauthorized_hint(scheme), said(server))]
     Unauthorized {
         /// The authentication scheme that was tried (`Basic`, …; `none` without credentials).
         scheme: String,
+        /// The ErrorList of the last refusal, when the server sent one.
+        server: Option<ErrorList>,
     },
+    /// 403: the account logged in but may not read activity records.
+    #[error(
+        "HTTP 403 Forbidden: the account is not allowed to use the Integration API; it must be in the \
+         Netwrix Auditor Client Users group (or be a Global reviewer){}",
+        said(.0)
+    )]
+    Forbidden(Option<ErrorList>),
     /// 400: the server rejected the request (invalid count, mark or search), with its ErrorList.
     #[error("HTTP 400 Bad Request{}", list_suffix(.0))]
     BadRequest(ErrorList),
     /// 404: the endpoint does not exist, usually a wrong base URL.
-    #[error("HTTP 404 Not Found: no Netwrix Integration API at this URL; check the base URL (https://host:9699)")]
-    NotFound,
+    #[error(
+        "HTTP 404 Not Found: no Netwrix Integration API at this URL; check the base URL (https://host:9699){}",
+        said(.0)
+    )]
+    NotFound(Option<ErrorList>),
+    /// 3xx: the API does not redirect; a proxy or a wrong URL does.
+    #[error(
+        "HTTP {status} redirect to {}: the Integration API does not redirect; point the job's url at \
+         the server itself (a proxy or load balancer in between, or http:// for https://?)",
+        location.as_deref().unwrap_or("nowhere (no Location header)")
+    )]
+    Redirect {
+        status: u16,
+        /// The `Location` header, when there was one.
+        location: Option<String>,
+    },
     /// 405: the endpoint does not allow this method.
     #[error("HTTP 405 Method Not Allowed")]
     MethodNotAllowed,
@@ -55,6 +78,43 @@ pub enum ClientError {
     /// A 200 response whose body is not a valid page (often a body cut off mid-way).
     #[error("could not decode the response body {0}")]
     Decode(DecodeError),
+    /// The response body passed `max_page_bytes`: refused before it was read whole.
+    #[error(
+        "the server's response passed the limit of {limit} bytes (max_page_bytes) and was refused unread; \
+         nothing of it was spooled and the mark stays where it was. If this server's pages really are \
+         this large, raise max_page_bytes on the job (or lower count)"
+    )]
+    PageTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// A record of the page has a value over `max_field_bytes`.
+    #[error(
+        "record {record} of the page has a {field} of {bytes} bytes, over the limit of {limit} bytes \
+         (max_field_bytes); the page was refused, nothing of it was spooled. If such records are \
+         genuine, raise max_field_bytes on the job"
+    )]
+    FieldTooLarge {
+        /// The record's position in the page, from 1 (and its RID when it has one).
+        record: String,
+        /// Which value (Who, What, a detail's After…).
+        field: &'static str,
+        /// Its size.
+        bytes: usize,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The server answered the mark it was sent, with records: following it would ask
+    /// for the same page forever.
+    #[error(
+        "the server answered with the continuation mark it was sent, and {records} records: it is not \
+         moving forward, so the job stops instead of asking for the same page forever (a Netwrix \
+         server fault, or a proxy caching POST responses); check the server, then restart"
+    )]
+    StuckMark {
+        /// How many records the page had.
+        records: usize,
+    },
     /// The client configuration is unusable (bad URL, unreadable CA file, bad fingerprint…).
     #[error("invalid client configuration: {0}")]
     Config(String),
@@ -66,7 +126,9 @@ impl ClientError {
         match self {
             ClientError::Unauthorized { .. } => Some(401),
             ClientError::BadRequest(_) => Some(400),
-            ClientError::NotFound => Some(404),
+            ClientError::Forbidden(_) => Some(403),
+            ClientError::NotFound(_) => Some(404),
+            ClientError::Redirect { status, .. } => Some(*status),
             ClientError::MethodNotAllowed => Some(405),
             ClientError::TooLarge => Some(413),
             ClientError::Server(_) => Some(500),
@@ -76,6 +138,9 @@ impl ClientError {
             | ClientError::Transport(_)
             | ClientError::Untrusted(_)
             | ClientError::Decode(_)
+            | ClientError::PageTooLarge { .. }
+            | ClientError::FieldTooLarge { .. }
+            | ClientError::StuckMark { .. }
             | ClientError::Config(_) => None,
         }
     }
@@ -94,10 +159,15 @@ impl ClientError {
             ClientError::UnexpectedStatus { status, .. } => *status >= 500 || *status == 408 || *status == 429,
             ClientError::Unauthorized { .. }
             | ClientError::BadRequest(_)
-            | ClientError::NotFound
+            | ClientError::Forbidden(_)
+            | ClientError::NotFound(_)
+            | ClientError::Redirect { .. }
             | ClientError::MethodNotAllowed
             | ClientError::TooLarge
             | ClientError::Untrusted(_)
+            | ClientError::PageTooLarge { .. }
+            | ClientError::FieldTooLarge { .. }
+            | ClientError::StuckMark { .. }
             | ClientError::Config(_) => false,
         }
     }
@@ -106,7 +176,10 @@ impl ClientError {
     pub fn error_list(&self) -> Option<&ErrorList> {
         match self {
             ClientError::BadRequest(list) => Some(list),
-            ClientError::Server(list) => list.as_ref(),
+            ClientError::Server(list)
+            | ClientError::Forbidden(list)
+            | ClientError::NotFound(list)
+            | ClientError::Unauthorized { server: list, .. } => list.as_ref(),
             _ => None,
         }
     }
@@ -117,6 +190,14 @@ fn unauthorized_hint(scheme: &str) -> &'static str {
         "no credentials are configured; set a user and password"
     } else {
         "check the user and password"
+    }
+}
+
+/// "; the server said: …" when the server sent an ErrorList with something in it.
+fn said(list: &Option<ErrorList>) -> String {
+    match list {
+        Some(list) if !list.errors.is_empty() => format!("; the server said: {list}"),
+        _ => String::new(),
     }
 }
 
@@ -173,7 +254,7 @@ mod tests {
         let bad = ClientError::BadRequest(ErrorList::one("InputError", COUNT_ERROR));
         assert_eq!(bad.to_string(), format!("HTTP 400 Bad Request: InputError: {COUNT_ERROR}"));
         assert_eq!(
-            ClientError::Unauthorized { scheme: "Basic".into() }.to_string(),
+            ClientError::Unauthorized { scheme: "Basic".into(), server: None }.to_string(),
             "HTTP 401 Unauthorized (Basic): check the user and password"
         );
         assert_eq!(ClientError::Server(None).to_string(), "HTTP 500 Internal Server Error (empty body)");
@@ -194,11 +275,36 @@ mod tests {
     }
 
     #[test]
+    fn error_lists_and_locations_are_shown() {
+        let list = || Some(ErrorList::one("AccessDenied", "The user is not a member of Client Users"));
+        assert_eq!(
+            ClientError::Forbidden(list()).to_string(),
+            "HTTP 403 Forbidden: the account is not allowed to use the Integration API; it must be in the \
+             Netwrix Auditor Client Users group (or be a Global reviewer); the server said: AccessDenied: The \
+             user is not a member of Client Users"
+        );
+        let unauthorized = ClientError::Unauthorized { scheme: "NTLM".into(), server: list() };
+        assert!(unauthorized
+            .to_string()
+            .ends_with("; the server said: AccessDenied: The user is not a member of Client Users"));
+        assert!(ClientError::NotFound(list())
+            .to_string()
+            .ends_with("the server said: AccessDenied: The user is not a member of Client Users"));
+        assert_eq!(
+            ClientError::Redirect { status: 302, location: Some("https://sso.corp/login".into()) }.to_string(),
+            "HTTP 302 redirect to https://sso.corp/login: the Integration API does not redirect; point the \
+             job's url at the server itself (a proxy or load balancer in between, or http:// for https://?)"
+        );
+    }
+
+    #[test]
     fn statuses_and_transience() {
         let cases: Vec<(ClientError, Option<u16>, bool)> = vec![
-            (ClientError::Unauthorized { scheme: "Basic".into() }, Some(401), false),
+            (ClientError::Unauthorized { scheme: "Basic".into(), server: None }, Some(401), false),
+            (ClientError::Forbidden(None), Some(403), false),
+            (ClientError::Redirect { status: 302, location: None }, Some(302), false),
             (ClientError::BadRequest(ErrorList::default()), Some(400), false),
-            (ClientError::NotFound, Some(404), false),
+            (ClientError::NotFound(None), Some(404), false),
             (ClientError::MethodNotAllowed, Some(405), false),
             (ClientError::TooLarge, Some(413), false),
             (ClientError::Server(None), Some(500), true),

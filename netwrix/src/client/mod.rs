@@ -47,6 +47,8 @@ struct Inner {
     format: Format,
     auth: Arc<dyn Authenticator>,
     timeout: Duration,
+    max_page_bytes: usize,
+    max_field_bytes: usize,
     /// `.../activity_records/enum?format=..&count=..`
     enum_url: Url,
     /// `.../activity_records/search?format=..&count=..`
@@ -73,6 +75,9 @@ impl Client {
         let https = base.scheme() == "https";
         if config.count == Some(0) {
             return Err(ClientError::Config("count must be at least 1 (or unset for the server's default)".into()));
+        }
+        if config.max_page_bytes == 0 || config.max_field_bytes == 0 {
+            return Err(ClientError::Config("max_page_bytes and max_field_bytes must be at least 1".into()));
         }
         if config.timeout.is_zero() || config.connect_timeout.is_zero() {
             return Err(ClientError::Config("timeouts must be longer than zero".into()));
@@ -129,6 +134,8 @@ impl Client {
             format,
             auth,
             timeout: config.timeout,
+            max_page_bytes: config.max_page_bytes,
+            max_field_bytes: config.max_field_bytes,
         };
         Ok(Client { inner: Arc::new(inner) })
     }

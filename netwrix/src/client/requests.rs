@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use hyper_util::client::legacy::connect::HttpInfo;
-use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode, Url};
 
 use super::auth::{AuthStep, Challenge, RequestInfo};
@@ -34,7 +34,8 @@ impl Client {
     /// The first page of all records: `GET …/activity_records/enum`.
     pub async fn first_page(&self) -> Result<Page, ClientError> {
         let format = self.inner.format;
-        self.send(Method::GET, &self.inner.enum_url, None, |body| format.decode_page_shared(body)).await
+        let page = self.send(Method::GET, &self.inner.enum_url, None, |body| format.decode_page_shared(body)).await?;
+        self.within_field_limit(page)
     }
 
     /// The page after `mark`: `POST …/activity_records/enum` with the mark as the body.
@@ -42,7 +43,10 @@ impl Client {
         let format = self.inner.format;
         let mut body = Vec::new();
         format.encode_mark(mark, &mut body);
-        self.send(Method::POST, &self.inner.enum_url, Some(body.into()), |body| format.decode_page_shared(body)).await
+        let page = self
+            .send(Method::POST, &self.inner.enum_url, Some(body.into()), |body| format.decode_page_shared(body))
+            .await?;
+        self.within_field_limit(page)
     }
 
     /// A page of matching records: `POST …/activity_records/search`. The filters travel
@@ -51,7 +55,25 @@ impl Client {
         let format = self.inner.format;
         let mut body = Vec::new();
         format.encode_search(search, &mut body);
-        self.send(Method::POST, &self.inner.search_url, Some(body.into()), |body| format.decode_page_shared(body)).await
+        let page = self
+            .send(Method::POST, &self.inner.search_url, Some(body.into()), |body| format.decode_page_shared(body))
+            .await?;
+        self.within_field_limit(page)
+    }
+
+    /// `page`, or [`ClientError::FieldTooLarge`] naming its first value over `max_field_bytes`.
+    fn within_field_limit(&self, page: Page) -> Result<Page, ClientError> {
+        let limit = self.inner.max_field_bytes;
+        for (index, record) in page.records.iter().enumerate() {
+            if let Some((field, bytes)) = record.longest_value().filter(|(_, len)| *len > limit) {
+                let record = match &record.rid {
+                    Some(rid) => format!("{} (RID {})", index + 1, rid.chars().take(64).collect::<String>()),
+                    None => (index + 1).to_string(),
+                };
+                return Err(ClientError::FieldTooLarge { record, field, bytes, limit });
+            }
+        }
+        Ok(page)
     }
 
     /// Writes records: `POST …/activity_records/`. An empty slice sends nothing.
@@ -77,7 +99,7 @@ impl Client {
         let result = tokio::time::timeout(self.inner.timeout, self.exchange(&method, url, body))
             .await
             .unwrap_or(Err(ClientError::Timeout));
-        let result = result.and_then(|(status, body)| self.interpret(status, body, decode));
+        let result = result.and_then(|reply| self.interpret(reply, decode));
         if let Err(error) = &result {
             tracing::debug!(
                 method = %method,
@@ -91,12 +113,7 @@ impl Client {
     }
 
     /// The HTTP part of [`Client::send`]: every leg until a non-401 answer, its body read whole.
-    async fn exchange(
-        &self,
-        method: &Method,
-        url: &Url,
-        body: Option<Bytes>,
-    ) -> Result<(StatusCode, Bytes), ClientError> {
+    async fn exchange(&self, method: &Method, url: &Url, body: Option<Bytes>) -> Result<Reply, ClientError> {
         let uri = match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
             None => url.path().to_string(),
@@ -105,6 +122,8 @@ impl Client {
         let mut challenge_headers: Option<(StatusCode, HeaderMap, bool)> = None;
         // The local address of the previous leg's connection.
         let mut previous_connection: Option<SocketAddr> = None;
+        // The last 401's body: its ErrorList, if any, goes into the error.
+        let mut refused = Bytes::new();
         for leg in 1..=MAX_AUTH_LEGS {
             let challenge = challenge_headers.as_ref().map(|(status, headers, connection_changed)| Challenge {
                 status: *status,
@@ -130,7 +149,7 @@ impl Client {
             let connection_changed = matches!((previous_connection, connection), (Some(a), Some(b)) if a != b);
             previous_connection = connection;
             // Read to the end even for a 401, so a connection-bound scheme keeps its connection.
-            let bytes = response.bytes().await.map_err(transport_error)?;
+            let bytes = read_limited(response, self.inner.max_page_bytes).await?;
             tracing::debug!(
                 method = %method,
                 path = %uri,
@@ -143,35 +162,68 @@ impl Client {
             );
             if status != StatusCode::UNAUTHORIZED {
                 auth.finish(&headers)?;
-                return Ok((status, bytes));
+                let location = headers.get(LOCATION).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                return Ok(Reply { status, location, body: bytes });
             }
+            refused = bytes;
             challenge_headers = Some((status, headers, connection_changed));
         }
-        Err(ClientError::Unauthorized { scheme: self.inner.auth.scheme().to_string() })
+        Err(ClientError::Unauthorized {
+            scheme: self.inner.auth.scheme().to_string(),
+            server: error_list(self.inner.format, &refused),
+        })
     }
 
     /// Maps a final status and body to the call's result (spec §5).
     fn interpret<T>(
         &self,
-        status: StatusCode,
-        body: Bytes,
+        reply: Reply,
         decode: impl FnOnce(Bytes) -> Result<T, DecodeError>,
     ) -> Result<T, ClientError> {
+        let Reply { status, location, body } = reply;
         if status.is_success() {
             return decode(body).map_err(ClientError::Decode);
         }
-        let (format, body) = (self.inner.format, &body[..]);
+        let list = error_list(self.inner.format, &body);
         match status.as_u16() {
-            400 => Err(ClientError::BadRequest(error_list(format, body).unwrap_or_default())),
-            401 => Err(ClientError::Unauthorized { scheme: self.inner.auth.scheme().to_string() }),
-            404 => Err(ClientError::NotFound),
+            400 => Err(ClientError::BadRequest(list.unwrap_or_default())),
+            401 => Err(ClientError::Unauthorized { scheme: self.inner.auth.scheme().to_string(), server: list }),
+            403 => Err(ClientError::Forbidden(list)),
+            404 => Err(ClientError::NotFound(list)),
             405 => Err(ClientError::MethodNotAllowed),
             413 => Err(ClientError::TooLarge),
-            500 => Err(ClientError::Server(error_list(format, body))),
+            500 => Err(ClientError::Server(list)),
             503 => Err(ClientError::Unavailable),
-            other => Err(ClientError::UnexpectedStatus { status: other, body: snippet(body) }),
+            status @ 300..=399 => Err(ClientError::Redirect { status, location }),
+            // A readable ErrorList in its own words; anything else as the start of the text.
+            other => Err(ClientError::UnexpectedStatus { status: other, body: readable(list) }),
         }
     }
+}
+
+/// A final response: its status, where a redirect points, and the body.
+struct Reply {
+    status: StatusCode,
+    location: Option<String>,
+    body: Bytes,
+}
+
+/// Reads a body to its end, refusing it as soon as it is known to pass `limit` bytes (by
+/// its Content-Length, or by what has arrived): memory stays bounded whatever the server
+/// sends.
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Bytes, ClientError> {
+    let declared = response.content_length().unwrap_or(0);
+    if declared > limit as u64 {
+        return Err(ClientError::PageTooLarge { limit });
+    }
+    let mut body = bytes::BytesMut::with_capacity(declared as usize);
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if body.len() + chunk.len() > limit {
+            return Err(ClientError::PageTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// Reads an error body: `None` when empty; the ErrorList in the expected format, or in the
@@ -195,6 +247,17 @@ pub(crate) fn error_list(expected: Format, body: &[u8]) -> Option<ErrorList> {
         }
     }
     Some(ErrorList::one(UNPARSED_CATEGORY, &snippet(body)))
+}
+
+/// An error body as text: an ErrorList's entries, or the start of whatever else it was.
+fn readable(list: Option<ErrorList>) -> String {
+    match list {
+        Some(list) if list.errors.iter().all(|e| e.category == UNPARSED_CATEGORY) => {
+            list.errors.into_iter().map(|e| e.description).collect::<Vec<_>>().join("; ")
+        }
+        Some(list) => list.to_string(),
+        None => String::new(),
+    }
 }
 
 /// The body without a UTF-8 byte-order mark or leading white space.
