@@ -6,6 +6,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = auditbridge::cli::Cli::parse();
     auditbridge::cli::init_logging(&cli);
+    auditbridge::cli::private_files();
     if cli.command.exports() {
         auditbridge::heap::bound();
     }
@@ -19,7 +20,7 @@ fn main() -> ExitCode {
     match runtime.block_on(auditbridge::cli::execute(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", auditbridge::cli::error_chain(&e));
             ExitCode::FAILURE
         }
     }

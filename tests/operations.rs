@@ -129,3 +129,43 @@ async fn run_once_exits_zero_after_draining_and_non_zero_naming_an_unreachable_s
         "the other sink delivered everything"
     );
 }
+
+/// Audit data is private: the state directory and file, its lock and a file sink's
+/// output are created 0700/0600 whatever the umask; `file_mode` loosens a sink's files.
+#[tokio::test(flavor = "multi_thread")]
+async fn files_holding_audit_data_are_private_unless_file_mode_says_otherwise() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_emu, running) = emulator(100).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(dir.path(), &running.base_url, "", &file_sink(dir.path()))
+        .replace(&format!("{}/state.db", dir.path().display()), &format!("{}/state/state.db", dir.path().display()));
+    let siem = format!(
+        "[[sink]]\nname = \"siem\"\ntype = \"file\"\nfile_mode = \"0640\"\npath = \"{}/siem/records.jsonl\"\n",
+        dir.path().display()
+    );
+    let config = write_config(dir.path(), &format!("{text}\n{siem}"));
+    // The loosest umask: only the code's own modes keep the files private.
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask 000; exec '{}' run --once --config '{}'",
+                env!("CARGO_BIN_EXE_auditbridge"),
+                config.display()
+            ))
+            .output()
+            .unwrap();
+        (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "{stderr}");
+    let mode = |p: &str| std::fs::metadata(dir.path().join(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("state"), 0o700);
+    for file in ["state/state.db", "state/state.db.lock", "out/records.jsonl"] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+    assert_eq!(mode("out"), 0o700);
+    assert_eq!((mode("siem/records.jsonl"), mode("siem")), (0o640, 0o750));
+    assert_eq!(ids_in(&dir.path().join("siem/records.jsonl")).len(), 100);
+}

@@ -106,6 +106,37 @@ pub fn init_logging(cli: &Cli) {
     }
 }
 
+/// An error and its causes on one line, `a: b: c`, leaving out a cause whose text the
+/// line already holds, or that only says the last one again with a prefix (SQLite's
+/// errors repeat their cause: "file is not a database", then "Error code 26: file is
+/// not a database").
+pub fn error_chain(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    let mut last = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        let repeats = line.contains(&text) || (!last.is_empty() && text.ends_with(&last));
+        last.clone_from(&text);
+        if repeats {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+/// Files written by any command are private (`umask 077`): the state file, spool and
+/// sink outputs hold audit data. A file sink's `file_mode` loosens its own files.
+pub fn private_files() {
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// Runs the chosen command.
 pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -119,5 +150,21 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backfill(args) => backfill::backfill(args).await,
         Command::HecReceiver(args) => hec_receiver::hec_receiver(args).await,
         Command::Bench(args) => bench::bench(args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_error_chain_says_each_cause_once() {
+        let sqlite = std::io::Error::other("Error code 26: file is not a database");
+        let error = anyhow::Error::new(sqlite)
+            .context("file is not a database")
+            .context("cannot open state database /s.db: file is not a database")
+            .context("opening the state file /s.db");
+        assert_eq!(
+            super::error_chain(&error),
+            "opening the state file /s.db: cannot open state database /s.db: file is not a database"
+        );
     }
 }

@@ -70,7 +70,7 @@ async fn check_peers(config: &config::Config) -> bool {
                 Ok(None) => client.first_page().await.map(|_| ()).map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             },
-            Err(e) => Err(format!("{e:#}")),
+            Err(e) => Err(super::error_chain(&e)),
         };
         match result {
             Ok(()) => println!("check job {}: the API answered", job.name.get_ref()),

@@ -126,7 +126,10 @@ fn check(config: &Config, text: &str, at: &At<'_>) -> Result<(), ConfigError> {
             + usize::from(tls.fingerprint.is_some())
             + usize::from(tls.insecure_skip_verify);
         if modes > 1 {
-            return Err(at(None, key("tls"), "choose one of ca_file, fingerprint and insecure_skip_verify".into()));
+            // Located at ca_file or fingerprint, whichever stands later in the file.
+            let spans = [tls.ca_file.as_ref().map(|c| c.span()), tls.fingerprint.as_ref().map(|f| f.span())];
+            let span = spans.into_iter().flatten().max_by_key(|s| s.start);
+            return Err(at(span, key("tls"), "choose one of ca_file, fingerprint and insecure_skip_verify".into()));
         }
         if let Some(fp) = &tls.fingerprint {
             let hex: String = fp.get_ref().chars().filter(|c| *c != ':').collect();

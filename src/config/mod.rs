@@ -239,7 +239,7 @@ pub enum AuthKind {
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// A PEM file of CA certificates to trust instead of the system roots.
-    pub ca_file: Option<PathBuf>,
+    pub ca_file: Option<Spanned<PathBuf>>,
     /// The SHA-256 fingerprint of the server's own certificate (hex, colons allowed).
     #[serde(alias = "fingerprint_sha256")]
     pub fingerprint: Option<Spanned<String>>,
@@ -321,6 +321,9 @@ pub enum SinkKind {
         rotate_bytes: Option<u64>,
         #[serde(default = "default_true")]
         fsync: bool,
+        /// Permission bits of the files, an octal string (default "0600").
+        #[serde(default)]
+        file_mode: sinks::file::FileMode,
         /// `json` (default), `cef` or `leef`; options in `[sink.cef]` / `[sink.leef]`.
         #[serde(default)]
         format: sinks::format::Format,

@@ -19,6 +19,7 @@ use crate::schedule::{Scheduler, Wait};
 use crate::shutdown::Shutdown;
 use anyhow::Context;
 use netwrix::client::{AuthScheme, Client, ClientConfig, Credentials, Trust};
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,7 +69,7 @@ pub fn client_for(job: &JobConfig) -> anyhow::Result<Client> {
 /// Builds the API client of a job, asking for `count` records a page.
 pub fn client_for_with_count(job: &JobConfig, count: Option<usize>) -> anyhow::Result<Client> {
     let trust = if let Some(ca) = &job.tls.ca_file {
-        Trust::CaFile(ca.clone())
+        Trust::CaFile(ca.get_ref().clone())
     } else if let Some(fp) = &job.tls.fingerprint {
         Trust::Fingerprint(fp.get_ref().clone())
     } else if job.tls.insecure_skip_verify {
@@ -105,12 +106,13 @@ pub fn client_for_with_count(job: &JobConfig, count: Option<usize>) -> anyhow::R
 /// Builds the sink a config describes.
 pub fn sink_for(sink: &SinkConfig) -> Box<dyn sinks::Sink> {
     match &sink.kind {
-        SinkKind::File { path, rotate_bytes, fsync, format, cef, leef } => {
+        SinkKind::File { path, rotate_bytes, fsync, file_mode, format, cef, leef } => {
             Box::new(sinks::file::FileSink::new(sinks::file::FileSinkConfig {
                 path: path.clone(),
                 rotate_bytes: *rotate_bytes,
                 fsync: *fsync,
                 encoder: sinks::format::Encoder::new(*format, cef.as_ref(), leef.as_ref()),
+                mode: *file_mode,
             }))
         }
         SinkKind::Stdout { format, cef, leef } => {
@@ -379,6 +381,7 @@ pub fn lock_state(state: &std::path::Path) -> anyhow::Result<std::fs::File> {
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&path)
         .with_context(|| format!("opening the lock file {}", path.display()))?;
     match file.try_lock() {

@@ -35,6 +35,16 @@ pub enum StateError {
         source: std::io::Error,
     },
 
+    /// The database file could not be created (private, mode 0600).
+    #[error("cannot create the state database {path}: {source}")]
+    CreateFile {
+        /// The file.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The database was written by a newer auditbridge; opening it with this
     /// build could misread it, so we refuse.
     #[error(

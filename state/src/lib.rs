@@ -31,6 +31,7 @@ mod seen;
 mod spool;
 mod vacuum;
 
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -110,8 +111,22 @@ impl Store {
     /// application's SQLite file, and with [`StateError::Open`] (naming the
     /// path) if SQLite itself fails.
     pub fn open(path: &Path, opts: StoreOptions) -> Result<Store, StateError> {
+        // The spool holds whole audit records: the directory this creates and the file are
+        // private (SQLite gives its -wal and -shm files the database file's mode).
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StateError::CreateDir { path: dir.to_path_buf(), source })?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|source| StateError::CreateDir { path: dir.to_path_buf(), source })?;
+        }
+        if !path.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|source| StateError::CreateFile { path: path.to_path_buf(), source })?;
         }
         let sync = match opts.synchronous {
             Synchronous::Full => "FULL",

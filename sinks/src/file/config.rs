@@ -18,11 +18,49 @@ pub struct FileSinkConfig {
     pub fsync: bool,
     /// The format of each line: JSON (the default), CEF or LEEF.
     pub encoder: crate::format::Encoder,
+    /// Permission bits of the files (default `0600`: audit data is private); a
+    /// directory the sink creates gets the matching search bits (`0640` → `0750`).
+    pub mode: FileMode,
+}
+
+/// Unix permission bits, written in the config as an octal string (`"0640"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMode(pub u32);
+
+impl Default for FileMode {
+    fn default() -> Self {
+        FileMode(0o600)
+    }
+}
+
+impl FileMode {
+    /// The mode of a directory holding such files: search bits wherever read bits are.
+    pub fn for_dir(self) -> u32 {
+        self.0 | ((self.0 & 0o444) >> 2)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FileMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match u32::from_str_radix(&text, 8) {
+            Ok(mode) if mode <= 0o777 && mode & 0o600 == 0o600 => Ok(FileMode(mode)),
+            _ => Err(serde::de::Error::custom(format!(
+                "invalid file_mode {text:?}: write octal permission bits that let the owner read and write, like \"0600\" or \"0640\""
+            ))),
+        }
+    }
 }
 
 impl FileSinkConfig {
     /// A config for `path` with the defaults: no rotation, `fsync` on, JSON lines.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), rotate_bytes: None, fsync: true, encoder: crate::format::Encoder::Json }
+        Self {
+            path: path.into(),
+            rotate_bytes: None,
+            fsync: true,
+            encoder: crate::format::Encoder::Json,
+            mode: FileMode::default(),
+        }
     }
 }

@@ -19,8 +19,9 @@ use super::config::FileSinkConfig;
 use super::error::io_error;
 use super::layout::Layout;
 use crate::SinkError;
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, Permissions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use tracing::{info, warn};
 
@@ -30,6 +31,8 @@ pub(crate) struct Writer {
     layout: Layout,
     rotate_bytes: Option<u64>,
     fsync: bool,
+    /// Permission bits of the files it creates or opens.
+    mode: u32,
     /// The active file, opened for appending; `None` between rotation steps.
     file: Option<File>,
     /// What is on disk, as far as this writer knows.
@@ -45,8 +48,16 @@ impl Writer {
     /// existing file).
     pub fn open(config: &FileSinkConfig, committed: Option<Committed>) -> Result<Self, SinkError> {
         let layout = Layout::new(&config.path)?;
-        std::fs::create_dir_all(&layout.dir).map_err(|e| io_error("creating directory", &layout.dir, e))?;
+        if !layout.dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(config.mode.for_dir())
+                .create(&layout.dir)
+                .and_then(|()| std::fs::set_permissions(&layout.dir, Permissions::from_mode(config.mode.for_dir())))
+                .map_err(|e| io_error("creating directory", &layout.dir, e))?;
+        }
         let mut w = Writer {
+            mode: config.mode.0,
             layout,
             rotate_bytes: config.rotate_bytes,
             fsync: config.fsync,
@@ -126,7 +137,9 @@ impl Writer {
         let file = OpenOptions::new()
             .append(true)
             .create_new(true)
+            .mode(self.mode)
             .open(&self.layout.active)
+            .and_then(|f| f.set_permissions(Permissions::from_mode(self.mode)).map(|()| f))
             .map_err(|e| io_error("creating", &self.layout.active, e))?;
         if self.fsync {
             self.layout.sync_dir()?;
@@ -237,10 +250,14 @@ impl Writer {
     }
 
     fn open_active(&self) -> Result<File, SinkError> {
+        // The mode is set on every open, not only at creation (where the umask would
+        // apply): the file has the bits the config says, whoever created it.
         OpenOptions::new()
             .append(true)
             .create(true)
+            .mode(self.mode)
             .open(&self.layout.active)
+            .and_then(|f| f.set_permissions(Permissions::from_mode(self.mode)).map(|()| f))
             .map_err(|e| io_error("opening", &self.layout.active, e))
     }
 
