@@ -238,6 +238,29 @@ async fn tcp_delivers_10000_records_in_netwrix_cef() {
     assert!(line.contains("|0|shost=") && line.contains(" start="), "{line}");
 }
 
+/// The `arcsight` sink over UDP, by default, sends an event with Netwrix's full 16,000
+/// characters of details in one datagram, and syslog-ng reads it whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn arcsight_udp_carries_16000_characters_of_details_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = SyslogNg::start(dir.path(), Ports::free(), None);
+    let mut records = events(50, 19);
+    for (i, e) in records.iter_mut().enumerate() {
+        // Backslashes, `=` and CRLF double when escaped: 16,000 characters, ~22,000 bytes.
+        let text: String = format!("{i}: CORP\\u=x\r\n").chars().cycle().take(16_000).collect();
+        e.record.details = vec![netwrix::Detail { message: Some(text.into()), ..Default::default() }];
+    }
+    let config: sinks::arcsight::ArcsightConfig = toml::from_str(&format!(
+        "address = \"127.0.0.1:{}\"\nmode = \"syslog_udp\"\nhostname = \"{HOST}\"\n[cef]\nprofile = \"netwrix\"\n",
+        peer.ports.udp
+    ))
+    .unwrap();
+    deliver(&mut config.sink(), &peer, &records, 10, true).await;
+    assert_parsed_lines(&peer, &records, &CefOptions::netwrix());
+    let longest = peer.parsed().iter().filter_map(|m| m["MESSAGE"].as_str().map(str::len)).max();
+    assert!(longest > Some(20_000), "{longest:?}");
+}
+
 /// A record with embedded newlines is one message over octet counting: CEF carries the
 /// newlines escaped, and the framing carries a raw one too.
 #[tokio::test(flavor = "multi_thread")]
