@@ -22,6 +22,7 @@ fn shipped_configs_validate_and_secrets_stay_hidden() {
         "config/arcsight.toml",
         "config/qradar.toml",
         "config/cef-siem.toml",
+        "config/sentinel.toml",
         "config/splunk.toml",
         "config/kafka.toml",
     ] {

@@ -47,7 +47,9 @@ pub struct ArcsightConfig {
     pub severity: SyslogSeverity,
     /// `[sink.cef]`: the CEF options.
     pub cef: Option<CefOptions>,
-    /// `syslog_udp`: longer messages are cut to this, with a marker. Default 2048.
+    /// `syslog_udp`: longer messages are cut to this, with a marker. Default 65507, the
+    /// largest UDP payload over IPv4, so an event with Netwrix's 16,000 characters of
+    /// details goes whole (docs/syslog.md: when it still cannot).
     pub max_datagram_bytes: usize,
     /// Default 10 s.
     pub connect_timeout: Duration,
@@ -69,13 +71,21 @@ struct Fields {
     #[serde(default = "defaults::severity")]
     severity: SyslogSeverity,
     cef: Option<CefOptions>,
-    #[serde(default = "defaults::max_datagram_bytes", deserialize_with = "max_datagram_bytes")]
+    #[serde(default = "udp_max", deserialize_with = "max_datagram_bytes")]
     max_datagram_bytes: usize,
     #[serde(default = "defaults::connect_timeout")]
     connect_timeout: Duration,
     #[serde(default = "defaults::write_timeout")]
     write_timeout: Duration,
     tls: Option<TlsConfig>,
+}
+
+/// The largest UDP payload over IPv4: Netwrix's ArcSight add-on sends one event per
+/// datagram uncut, so the bridge cuts only what UDP cannot carry at all.
+pub const UDP_MAX_DATAGRAM_BYTES: usize = 65_507;
+
+fn udp_max() -> usize {
+    UDP_MAX_DATAGRAM_BYTES
 }
 
 impl TryFrom<Fields> for ArcsightConfig {
@@ -158,5 +168,23 @@ mod tests {
         let mut sink = config.sink();
         let (buf, _) = sink.build(&[event()]);
         assert!(buf.starts_with(b"CEF:0|Netwrix|"));
+    }
+
+    /// Netwrix sends up to 16,000 characters of details; over UDP, by default, they fit.
+    #[test]
+    fn udp_default_fits_an_event_with_16000_characters_of_details() {
+        let config: ArcsightConfig =
+            serde_json::from_str(r#"{"address": "arc:514", "mode": "syslog_udp", "cef": {"profile": "netwrix"}}"#)
+                .unwrap();
+        assert_eq!(config.max_datagram_bytes, UDP_MAX_DATAGRAM_BYTES);
+        let mut e = event();
+        let message = format!("{}\\", "a=".repeat(7_999));
+        e.record.details = vec![netwrix::Detail { message: Some(message.into()), ..Default::default() }];
+        let mut sink = config.sink();
+        let (buf, _) = sink.build(&[e]);
+        let text = String::from_utf8(buf.to_vec()).unwrap();
+        // Every `=` and `\` escaped: 16,000 characters are 32,000 bytes of msg.
+        assert!(text.ends_with(&format!(" msg={}\\\\", r"a\=".repeat(7_999))), "{}", &text[..200]);
+        assert!(buf.len() < UDP_MAX_DATAGRAM_BYTES, "{}", buf.len());
     }
 }

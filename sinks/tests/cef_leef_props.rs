@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRng, TestRunner};
 use sinks::format::cef::{self, CefOptions};
-use sinks::format::leef::{self, Delimiter, LeefOptions, LeefVersion};
+use sinks::format::leef::{self, Delimiter, LeefOptions, LeefProfile, LeefVersion};
 use sinks::format::{json, record_json};
 use sinks::Event;
 use spec_decoders::{decode_cef, decode_leef};
@@ -122,9 +122,14 @@ fn encode_cef(event: &Event, options: &CefOptions) -> String {
 proptest! {
     #![proptest_config(Config { cases: 400, ..Config::default() })]
 
+    /// Every profile: `auditbridge`, `netwrix`, `netwrix` with extras.
     #[test]
-    fn cef_reads_back_every_value(event in events(any_text)) {
-        let options = CefOptions::default();
+    fn cef_reads_back_every_value(event in events(any_text), profile in 0..3u8) {
+        let options = match profile {
+            0 => CefOptions::default(),
+            1 => CefOptions::netwrix(),
+            _ => CefOptions { extras: true, ..CefOptions::netwrix() },
+        };
         let line = encode_cef(&event, &options);
         prop_assert!(!line.contains('\n') && !line.contains('\r'), "one line: {line:?}");
         let decoded = decode_cef(&line).map_err(TestCaseError::fail)?;
@@ -134,7 +139,7 @@ proptest! {
         let header: Vec<String> = ["Netwrix", &product, "1.0", &r.action, &name].iter().map(|s| header_kept(s)).collect();
         prop_assert_eq!(&decoded.version, "0");
         prop_assert_eq!(&decoded.header[..5], &header[..]);
-        prop_assert!(decoded.header[5].parse::<u8>().is_ok_and(|n| n <= 10));
+        prop_assert!(decoded.header[5].parse::<u8>().is_ok_and(|n| n <= 10 && (profile == 0 || n == 0)));
         prop_assert_eq!(decoded.extension, cef_pairs(&event, &options));
     }
 
@@ -143,12 +148,16 @@ proptest! {
         event in events(any_text),
         v2 in any::<bool>(),
         delimiter in prop_oneof![Just('^'), Just('\t'), Just('|'), Just('~'), Just('\u{a6}'), Just('\u{1}')],
+        eventlog in any::<bool>(),
     ) {
-        let options = if v2 {
+        let mut options = if v2 {
             LeefOptions { version: LeefVersion::V2, delimiter: Delimiter(delimiter), ..LeefOptions::default() }
         } else {
             LeefOptions { version: LeefVersion::V1, delimiter: Delimiter('\t'), ..LeefOptions::default() }
         };
+        if eventlog {
+            options.profile = LeefProfile::NetwrixEventlog;
+        }
         let mut out = Vec::new();
         leef::encode(&event, &options, &mut out);
         let line = String::from_utf8(out).expect("UTF-8");

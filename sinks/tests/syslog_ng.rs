@@ -97,19 +97,7 @@ fn assert_parsed(peer: &SyslogNg, events: &[Event], program: Option<&str>, expec
                 cef::encode(e, o, &mut msg);
                 let msg = String::from_utf8(msg).unwrap();
                 assert_eq!(m["MESSAGE"], msg.as_str());
-                let decoded = spec_decoders::decode_cef(&msg).unwrap();
-                let names = ["device_vendor", "device_product", "device_version", "device_event_class_id", "name"];
-                for (name, want) in names.iter().zip(&decoded.header) {
-                    assert_eq!(m["cef"][name].as_str(), Some(want.trim()), "cef.{name} in {m}");
-                }
-                // The values as written (capped where long), read by the spec's decoder;
-                // kv-parser keeps CEF escapes as sent, so unescape as the spec says.
-                let ext = m["cef"]["ext"].as_object().unwrap_or_else(|| panic!("no cef.ext in {m}"));
-                assert_eq!(ext.len(), decoded.extension.len(), "{m}");
-                for (key, value) in &decoded.extension {
-                    let parsed = ext.get(key).and_then(Value::as_str).map(unescape_value);
-                    assert_eq!(parsed.as_deref(), Some(value.as_str()), "cef.ext.{key} of {}", e.id);
-                }
+                assert_cef_fields(m, &msg);
             }
             Expect::Leef(o) => {
                 leef::encode(e, o, &mut msg);
@@ -133,15 +121,57 @@ fn assert_parsed(peer: &SyslogNg, events: &[Event], program: Option<&str>, expec
     }
 }
 
+/// syslog-ng's csv and kv parsers read the header fields and extension pairs of `msg`
+/// as the spec's decoder does.
+fn assert_cef_fields(m: &Value, msg: &str) {
+    let decoded = spec_decoders::decode_cef(msg).unwrap();
+    let names = ["device_vendor", "device_product", "device_version", "device_event_class_id", "name"];
+    for (name, want) in names.iter().zip(&decoded.header) {
+        assert_eq!(m["cef"][name].as_str(), Some(want.trim()), "cef.{name} in {m}");
+    }
+    // The values as written (capped where long), read by the spec's decoder;
+    // kv-parser keeps CEF escapes as sent, so unescape as the spec says.
+    let ext = m["cef"]["ext"].as_object().unwrap_or_else(|| panic!("no cef.ext in {m}"));
+    assert_eq!(ext.len(), decoded.extension.len(), "{m}");
+    for (key, value) in &decoded.extension {
+        let parsed = ext.get(key).and_then(Value::as_str).map(unescape_value);
+        assert_eq!(parsed.as_deref(), Some(value.as_str()), "cef.ext.{key} of {msg}");
+    }
+}
+
+/// Netwrix's line carries no record id: every expected line is in syslog-ng's output
+/// as many times as it was sent (generated records may share one), nothing else is.
+fn assert_parsed_lines(peer: &SyslogNg, events: &[Event], options: &CefOptions) {
+    let got = peer.wait_for(events.len(), Duration::from_secs(60));
+    assert_eq!(got, events.len(), "message count\n{}", peer.stderr());
+    let mut expected: HashMap<String, usize> = HashMap::new();
+    for e in events {
+        let mut msg = Vec::new();
+        cef::encode(e, options, &mut msg);
+        *expected.entry(String::from_utf8(msg).unwrap()).or_default() += 1;
+    }
+    for m in &peer.parsed() {
+        assert_eq!(m["HOST"], HOST, "{m}");
+        let msg = m["MESSAGE"].as_str().unwrap_or_else(|| panic!("no MESSAGE in {m}"));
+        let left = expected.get_mut(msg).filter(|n| **n > 0).unwrap_or_else(|| panic!("not sent, or twice: {msg}"));
+        *left -= 1;
+        assert_cef_fields(m, msg);
+    }
+    assert!(expected.values().all(|n| *n == 0));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn udp_delivers_10000_cef_records() {
     let dir = tempfile::tempdir().unwrap();
     let peer = SyslogNg::start(dir.path(), Ports::free(), None);
     let records = events(RECORDS, 11);
-    let mut sink =
-        syslog_sink(&format!("address = \"127.0.0.1:{}\"\nprotocol = \"udp\"\nformat = \"cef\"\n", peer.ports.udp));
+    // msg_max 1023, so that every record fits the default 2048-byte datagram and whole
+    // lines can be compared (cutting a datagram is the frame tests' business).
+    let keys = "protocol = \"udp\"\nformat = \"cef\"\n[cef]\nmsg_max = 1023\n";
+    let mut sink = syslog_sink(&format!("address = \"127.0.0.1:{}\"\n{keys}", peer.ports.udp));
     deliver(&mut sink, &peer, &records, 250, true).await;
-    assert_parsed(&peer, &records, Some("auditbridge"), Expect::Cef(&CefOptions::default()));
+    let options = CefOptions { msg_max: 1023, ..CefOptions::default() };
+    assert_parsed(&peer, &records, Some("auditbridge"), Expect::Cef(&options));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -192,6 +222,43 @@ async fn tls_delivers_10000_cef_records_and_checks_the_certificate() {
     let mut sink = syslog_sink(&keys.replace(&cert.display().to_string(), &other_ca.display().to_string()));
     let err = sink.deliver(&records[..1]).await.unwrap_err();
     assert!(!err.is_transient() && err.to_string().contains("handshake"), "{err}");
+}
+
+/// `profile = "netwrix"`: Netwrix's own line, over TCP, read back whole by syslog-ng.
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_delivers_10000_records_in_netwrix_cef() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = SyslogNg::start(dir.path(), Ports::free(), None);
+    let records = events(RECORDS, 17);
+    let mut sink = syslog_sink(&format!("address = \"127.0.0.1:{}\"\n[cef]\nprofile = \"netwrix\"\n", peer.ports.tcp));
+    deliver(&mut sink, &peer, &records, 1000, false).await;
+    assert_parsed_lines(&peer, &records, &CefOptions::netwrix());
+    let first = peer.parsed().into_iter().next().unwrap();
+    let line = first["MESSAGE"].as_str().unwrap();
+    assert!(line.contains("|0|shost=") && line.contains(" start="), "{line}");
+}
+
+/// The `arcsight` sink over UDP, by default, sends an event with Netwrix's full 16,000
+/// characters of details in one datagram, and syslog-ng reads it whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn arcsight_udp_carries_16000_characters_of_details_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = SyslogNg::start(dir.path(), Ports::free(), None);
+    let mut records = events(50, 19);
+    for (i, e) in records.iter_mut().enumerate() {
+        // Backslashes, `=` and CRLF double when escaped: 16,000 characters, ~22,000 bytes.
+        let text: String = format!("{i}: CORP\\u=x\r\n").chars().cycle().take(16_000).collect();
+        e.record.details = vec![netwrix::Detail { message: Some(text.into()), ..Default::default() }];
+    }
+    let config: sinks::arcsight::ArcsightConfig = toml::from_str(&format!(
+        "address = \"127.0.0.1:{}\"\nmode = \"syslog_udp\"\nhostname = \"{HOST}\"\n[cef]\nprofile = \"netwrix\"\n",
+        peer.ports.udp
+    ))
+    .unwrap();
+    deliver(&mut config.sink(), &peer, &records, 10, true).await;
+    assert_parsed_lines(&peer, &records, &CefOptions::netwrix());
+    let longest = peer.parsed().iter().filter_map(|m| m["MESSAGE"].as_str().map(str::len)).max();
+    assert!(longest > Some(20_000), "{longest:?}");
 }
 
 /// A record with embedded newlines is one message over octet counting: CEF carries the

@@ -1,7 +1,7 @@
 //! `auditbridge demo`: the whole path with no setup. An in-process emulator serves
-//! generated records over HTTPS; a job exports them into the file sink under the
-//! output folder, and into an in-process Splunk HEC receiver with indexer
-//! acknowledgement, while a progress bar runs; a summary closes.
+//! generated records over HTTPS; a job exports them into file sinks under the output
+//! folder (JSON lines, CEF in both profiles, LEEF), and into an in-process Splunk HEC
+//! receiver with indexer acknowledgement, while a progress bar runs; a summary closes.
 
 use crate::config;
 use crate::pipeline::{self, RunOptions};
@@ -97,8 +97,11 @@ pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
     println!("seconds:   {seconds:.1}");
     println!("rate:      {:.0} records/s", fetched as f64 / seconds.max(1e-9));
     println!("output:    {}", out.join("records.jsonl").display());
-    for (file, what) in [("records.cef", "CEF, as ArcSight reads it"), ("records.leef", "LEEF 2.0, as QRadar reads it")]
-    {
+    for (file, what) in [
+        ("records.cef", "CEF, as ArcSight reads it"),
+        ("records.netwrix.cef", "CEF, Netwrix's CEF Export line: profile = \"netwrix\""),
+        ("records.leef", "LEEF 2.0, as QRadar reads it"),
+    ] {
         println!("           {} ({what})", out.join(file).display());
     }
     if !report.failures.is_empty() {
@@ -137,6 +140,14 @@ name = "cef-file"
 type = "file"
 path = "{out}/records.cef"
 format = "cef"
+
+[[sink]]
+name = "netwrix-cef-file"
+type = "file"
+path = "{out}/records.netwrix.cef"
+format = "cef"
+[sink.cef]
+profile = "netwrix"
 
 [[sink]]
 name = "leef-file"

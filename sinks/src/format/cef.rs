@@ -4,12 +4,13 @@
 //! CEF:0|Netwrix|<DataSource>|1.0|<Action>|<Action> <ObjectType>|<severity>|rt=… externalId=… suser=…
 //! ```
 //!
-//! The default mapping follows Netwrix's own CEF export so that ArcSight content built
-//! for it keeps working (vendor `Netwrix`, product = DataSource, signature id = Action,
-//! name = "Action ObjectType", `suser`, `filePath`, `cat`, `shost`, `msg`), and adds what
-//! that export leaves out: `rt` (When, epoch milliseconds), `externalId` (the record id),
-//! `dvchost` (Where) and labelled custom strings for the rest. The full table is in
-//! `docs/cef.md`; [`visit`] is that table in code.
+//! The default profile (`auditbridge`) follows Netwrix's own CEF export so that ArcSight
+//! content built for it keeps working (vendor `Netwrix`, product = DataSource, signature
+//! id = Action, name = "Action ObjectType", `suser`, `filePath`, `cat`, `shost`, `msg`),
+//! and adds what that export leaves out: `rt` and `start` (When, epoch milliseconds),
+//! `externalId` (the record id), `dvchost` (Where) and labelled custom strings for the
+//! rest. `profile = "netwrix"` writes Netwrix's line exactly ([`cef_netwrix`](super::cef_netwrix)).
+//! The full tables are in `docs/cef.md`; [`visit`] is them in code.
 //!
 //! Escaping follows the CEF standard exactly: header fields escape `\` and `|` (CR and
 //! LF cannot be escaped there and become a space, CRLF one space); extension values
@@ -17,6 +18,7 @@
 //! Other C0 control characters become a space in both. Every value is capped at its
 //! dictionary length (see [`limit`](super::limit)); empty values are left out.
 
+use super::cef_netwrix::{self, Timezone};
 use super::digits::{decimal, hex_id, push_u64};
 use super::limit::{push_capped, push_str_capped, put_utf8, Specials};
 use super::severity::{self, Level, DEFAULT_LEVEL};
@@ -25,10 +27,29 @@ use crate::Event;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 
+/// Which line a CEF sink writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CefProfile {
+    /// Ours: Netwrix's header and keys plus `rt`, `start`, `externalId`, `dvchost` and
+    /// labelled custom strings, with the severity table.
+    #[default]
+    Auditbridge,
+    /// Exactly the line of Netwrix's CEF Export add-on (see [`netwrix`](super::cef_netwrix)),
+    /// so content built on it (regexes, Sentinel's parser) keeps matching.
+    Netwrix,
+}
+
 /// The CEF options of a sink (`[sink.cef]`); every key has a default.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(try_from = "RawCefOptions")]
 pub struct CefOptions {
+    /// `auditbridge` (default) or `netwrix`.
+    pub profile: CefProfile,
+    /// `netwrix` profile: append our keys after Netwrix's. Default false.
+    pub extras: bool,
+    /// `netwrix` profile: the clock of `start`. Default UTC.
+    pub timezone: Timezone,
     /// Device Vendor. Default `Netwrix`.
     pub vendor: String,
     /// Device Product; absent = the record's DataSource (Netwrix's choice), or `Auditor`
@@ -38,11 +59,9 @@ pub struct CefOptions {
     pub device_version: String,
     /// Longest `cs1`..`cs6` value in bytes: 1023 (CEF rev. 16, every connector) or up to
     /// 4000 (rev. 23 and later). Default 1023.
-    #[serde(deserialize_with = "custom_string_max")]
     pub custom_string_max: usize,
-    /// Longest `msg` (the details) in bytes, 1023 to 16000. Default 1023, the dictionary's
-    /// length; Netwrix's own export sends up to 16000 characters.
-    #[serde(deserialize_with = "msg_max")]
+    /// `auditbridge` profile: longest `msg` (the details) in bytes, 1023 to 16000.
+    /// Default 4000: what Netwrix's own ArcSight add-on lets a whole event be (docs/cef.md).
     pub msg_max: usize,
     /// Severity of actions the table does not name. Default 3.
     pub default_severity: Level,
@@ -50,26 +69,94 @@ pub struct CefOptions {
     pub severity: BTreeMap<String, Level>,
 }
 
+/// Default `msg_max` of the `auditbridge` profile.
+pub const MSG_MAX_DEFAULT: usize = 4000;
+
 impl Default for CefOptions {
     fn default() -> Self {
         CefOptions {
+            profile: CefProfile::Auditbridge,
+            extras: false,
+            timezone: Timezone::default(),
             vendor: "Netwrix".into(),
             product: None,
             device_version: "1.0".into(),
             custom_string_max: 1023,
-            msg_max: 1023,
+            msg_max: MSG_MAX_DEFAULT,
             default_severity: DEFAULT_LEVEL,
             severity: BTreeMap::new(),
         }
     }
 }
 
-fn custom_string_max<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    bounded(d, 1023, 4000, "custom_string_max")
+impl CefOptions {
+    /// The options of `profile = "netwrix"`, everything else default.
+    pub fn netwrix() -> Self {
+        CefOptions { profile: CefProfile::Netwrix, ..CefOptions::default() }
+    }
 }
 
-fn msg_max<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    bounded(d, 1023, 16000, "msg_max")
+/// What the config holds, before the keys are checked against the profile.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCefOptions {
+    #[serde(default)]
+    profile: CefProfile,
+    extras: Option<bool>,
+    timezone: Option<Timezone>,
+    vendor: Option<String>,
+    product: Option<String>,
+    device_version: Option<String>,
+    #[serde(default, deserialize_with = "custom_string_max")]
+    custom_string_max: Option<usize>,
+    #[serde(default, deserialize_with = "msg_max")]
+    msg_max: Option<usize>,
+    default_severity: Option<Level>,
+    severity: Option<BTreeMap<String, Level>>,
+}
+
+impl TryFrom<RawCefOptions> for CefOptions {
+    type Error = String;
+    fn try_from(raw: RawCefOptions) -> Result<Self, String> {
+        // A key the profile does not use is refused rather than silently ignored.
+        let misplaced = match raw.profile {
+            CefProfile::Auditbridge if raw.extras.is_some() => Some("extras"),
+            CefProfile::Auditbridge if raw.timezone.is_some() => Some("timezone"),
+            CefProfile::Netwrix if raw.msg_max.is_some() => Some("msg_max"),
+            CefProfile::Netwrix if raw.severity.is_some() || raw.default_severity.is_some() => Some("severity"),
+            _ => None,
+        };
+        if let Some(key) = misplaced {
+            return Err(match raw.profile {
+                CefProfile::Auditbridge => format!("{key} applies to profile = \"netwrix\" only"),
+                CefProfile::Netwrix => format!(
+                    "{key} applies to profile = \"auditbridge\" only: the netwrix profile writes severity 0 \
+                     and cuts msg at 16,000 characters, as Netwrix's CEF Export does"
+                ),
+            });
+        }
+        let d = CefOptions::default();
+        Ok(CefOptions {
+            profile: raw.profile,
+            extras: raw.extras.unwrap_or(false),
+            timezone: raw.timezone.unwrap_or_default(),
+            vendor: raw.vendor.unwrap_or(d.vendor),
+            product: raw.product,
+            device_version: raw.device_version.unwrap_or(d.device_version),
+            custom_string_max: raw.custom_string_max.unwrap_or(d.custom_string_max),
+            msg_max: raw.msg_max.unwrap_or(d.msg_max),
+            default_severity: raw.default_severity.unwrap_or(d.default_severity),
+            severity: raw.severity.unwrap_or_default(),
+        })
+    }
+}
+
+fn custom_string_max<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    bounded(d, 1023, 4000, "custom_string_max").map(Some)
+}
+
+fn msg_max<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    bounded(d, 1023, 16000, "msg_max").map(Some)
 }
 
 fn bounded<'de, D: Deserializer<'de>>(d: D, min: i64, max: i64, key: &str) -> Result<usize, D::Error> {
@@ -206,19 +293,26 @@ impl<'o> Extension<'o> {
 }
 
 /// Extension value limits used by the mapping (bytes of the escaped text).
-const STRING_MAX: usize = 1023;
+pub(super) const STRING_MAX: usize = 1023;
 const DVCHOST_MAX: usize = 100;
-const ACT_MAX: usize = 63;
-const EXTERNAL_ID_MAX: usize = 40;
+pub(super) const ACT_MAX: usize = 63;
+pub(super) const EXTERNAL_ID_MAX: usize = 40;
 
 /// The mapping: calls `field(key, value, max)` for each extension pair of `event`, in
-/// wire order. [`encode`] writes them; tests use it to know what was meant to be written.
+/// wire order, for the options' profile. [`encode`] writes them; tests use it to know
+/// what was meant to be written.
 pub fn visit(event: &Event, options: &CefOptions, mut field: impl FnMut(&str, &str, usize)) {
+    if options.profile == CefProfile::Netwrix {
+        return cef_netwrix::visit(event, options, field);
+    }
     let r = &event.record;
     let when = when_millis(r);
     let mut digits = [0u8; 20];
     if let Some(ms) = when {
-        field("rt", decimal(ms, &mut digits), usize::MAX);
+        let ms = decimal(ms, &mut digits);
+        field("rt", ms, usize::MAX);
+        // `start` too: Sentinel's parser and regexes keyed on Netwrix's line read it.
+        field("start", ms, usize::MAX);
     }
     let mut hex = [0u8; 32];
     field("externalId", hex_id(&event.id, &mut hex), EXTERNAL_ID_MAX);
@@ -229,6 +323,21 @@ pub fn visit(event: &Event, options: &CefOptions, mut field: impl FnMut(&str, &s
     field("filePath", &r.what, STRING_MAX);
     field("cat", &r.object_type, STRING_MAX);
     field("deviceFacility", r.data_source.as_deref().unwrap_or(""), STRING_MAX);
+    custom_strings(event, when.is_none(), options, &mut field);
+    replay(event, &mut field);
+    if !r.details.is_empty() {
+        super::details::with_rendered(&r.details, "\n", |msg| field("msg", msg, options.msg_max));
+    }
+}
+
+/// `cs1`..`cs6` with their labels (cs6: When as sent, when `when_unparsed`).
+pub(super) fn custom_strings(
+    event: &Event,
+    when_unparsed: bool,
+    options: &CefOptions,
+    field: &mut impl FnMut(&str, &str, usize),
+) {
+    let r = &event.record;
     let plan = r.monitoring_plan.as_ref();
     let custom = [
         ("cs1", "cs1Label", "MonitoringPlan", plan.and_then(|p| p.name.as_deref())),
@@ -237,7 +346,7 @@ pub fn visit(event: &Event, options: &CefOptions, mut field: impl FnMut(&str, &s
         ("cs4", "cs4Label", "RID", r.rid.as_deref()),
         ("cs5", "cs5Label", "Job", Some(event.job.as_str())),
         // When is in `rt` unless it did not parse; then it travels as sent.
-        ("cs6", "cs6Label", "When", if when.is_none() { Some(r.when.as_str()) } else { None }),
+        ("cs6", "cs6Label", "When", if when_unparsed { Some(r.when.as_str()) } else { None }),
     ];
     for (key, label_key, label, value) in custom {
         if let Some(value) = value.filter(|v| !v.is_empty()) {
@@ -245,13 +354,13 @@ pub fn visit(event: &Event, options: &CefOptions, mut field: impl FnMut(&str, &s
             field(key, value, options.custom_string_max);
         }
     }
+}
+
+/// `cn1Label=Replay cn1=1` for a record sent again by `auditbridge backfill`.
+pub(super) fn replay(event: &Event, field: &mut impl FnMut(&str, &str, usize)) {
     if event.replay {
-        // Sent again by `auditbridge backfill`.
         field("cn1Label", "Replay", STRING_MAX);
         field("cn1", "1", STRING_MAX);
-    }
-    if !r.details.is_empty() {
-        super::details::with_rendered(&r.details, "\n", |msg| field("msg", msg, options.msg_max));
     }
 }
 
@@ -259,14 +368,18 @@ pub fn visit(event: &Event, options: &CefOptions, mut field: impl FnMut(&str, &s
 pub fn encode(event: &Event, options: &CefOptions, out: &mut Vec<u8>) {
     let r = &event.record;
     let product = options.product.as_deref().or(r.data_source.as_deref().filter(|s| !s.is_empty()));
-    let level = severity::level(&r.action, &options.severity, options.default_severity);
+    let level = match options.profile {
+        CefProfile::Auditbridge => severity::level(&r.action, &options.severity, options.default_severity).get(),
+        // Netwrix's export always writes 0.
+        CefProfile::Netwrix => 0,
+    };
     let header = Header {
         vendor: &options.vendor,
         product: product.unwrap_or("Auditor"),
         version: &options.device_version,
         signature_id: &r.action,
         name: "",
-        severity: level.get(),
+        severity: level,
     };
     // The name is "Action ObjectType", or the Action alone.
     write_header_named(&header, [&r.action, &r.object_type], out);
@@ -410,7 +523,7 @@ mod tests {
         encode(&record(), &CefOptions::default(), &mut out);
         let want = concat!(
             r"CEF:0|Netwrix|File Servers|1.0|Modified|Modified file|4|",
-            r"rt=1717243200123 externalId=abababababababababababababababab act=Modified suser=CORP\\jdoe ",
+            r"rt=1717243200123 start=1717243200123 externalId=abababababababababababababababab act=Modified suser=CORP\\jdoe ",
             r"dvchost=fs01.corp.example shost=ws-01 filePath=\\\\fs01\\Finance\\Q1 a\=b.xlsx cat=file ",
             r"deviceFacility=File Servers cs1Label=MonitoringPlan cs1=File servers cs2Label=Item cs2=fs01 ",
             r"cs3Label=MonitoringPlanId cs3={P1} cs4Label=RID cs4=20240601120000123ABCD cs5Label=Job cs5=corp ",
@@ -473,16 +586,5 @@ mod tests {
             encode(&e, &CefOptions::default(), &mut out);
             proptest::prop_assert_eq!(out, encode_slow(&e, &CefOptions::default()));
         }
-    }
-
-    #[test]
-    fn options_read_from_toml_like_config() {
-        let o: CefOptions =
-            serde_json::from_str(r#"{"custom_string_max": 4000, "severity": {"Read": 1}, "default_severity": 2}"#)
-                .unwrap();
-        assert_eq!((o.custom_string_max, o.default_severity.get(), o.vendor.as_str()), (4000, 2, "Netwrix"));
-        let err = serde_json::from_str::<CefOptions>(r#"{"custom_string_max": 5000}"#).unwrap_err().to_string();
-        assert!(err.contains("custom_string_max is 1023 to 4000"), "{err}");
-        assert!(serde_json::from_str::<CefOptions>(r#"{"colour": 1}"#).is_err());
     }
 }

@@ -80,10 +80,24 @@ impl<'de> Deserialize<'de> for Delimiter {
     }
 }
 
+/// Which attributes a LEEF sink writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeefProfile {
+    /// Ours: QRadar's predefined keys plus camelCase custom keys (docs/leef.md).
+    #[default]
+    Auditbridge,
+    /// The EventData names and values of Netwrix's event log (QRadar) add-on
+    /// ([`leef_eventlog`](super::leef_eventlog)).
+    NetwrixEventlog,
+}
+
 /// The LEEF options of a sink (`[sink.leef]`); every key has a default.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "RawLeefOptions")]
 pub struct LeefOptions {
+    /// `auditbridge` (default) or `netwrix-eventlog`.
+    pub profile: LeefProfile,
     /// `"1.0"` (TAB between attributes) or `"2.0"` (default; the delimiter is declared).
     pub version: LeefVersion,
     /// The attribute delimiter; TAB for 1.0, default `^` for 2.0.
@@ -104,6 +118,7 @@ pub struct LeefOptions {
 impl Default for LeefOptions {
     fn default() -> Self {
         LeefOptions {
+            profile: LeefProfile::Auditbridge,
             version: LeefVersion::V2,
             delimiter: Delimiter('^'),
             vendor: "Netwrix".into(),
@@ -120,6 +135,8 @@ impl Default for LeefOptions {
 #[serde(deny_unknown_fields)]
 struct RawLeefOptions {
     #[serde(default)]
+    profile: LeefProfile,
+    #[serde(default)]
     version: LeefVersion,
     delimiter: Option<Delimiter>,
     vendor: Option<String>,
@@ -133,6 +150,9 @@ struct RawLeefOptions {
 impl TryFrom<RawLeefOptions> for LeefOptions {
     type Error = String;
     fn try_from(raw: RawLeefOptions) -> Result<Self, String> {
+        if raw.profile == LeefProfile::NetwrixEventlog && (raw.default_severity.is_some() || !raw.severity.is_empty()) {
+            return Err("severity applies to profile = \"auditbridge\" only: the event log add-on has none".into());
+        }
         let d = LeefOptions::default();
         let delimiter = match (raw.version, raw.delimiter) {
             (LeefVersion::V1, None) => Delimiter('\t'),
@@ -145,6 +165,7 @@ impl TryFrom<RawLeefOptions> for LeefOptions {
             (LeefVersion::V2, delimiter) => delimiter.unwrap_or(d.delimiter),
         };
         Ok(LeefOptions {
+            profile: raw.profile,
             version: raw.version,
             delimiter,
             vendor: raw.vendor.unwrap_or(d.vendor),
@@ -240,8 +261,12 @@ impl<'o> Attributes<'o> {
     }
 }
 
-/// The mapping: calls `field(key, value, max)` for each attribute of `event`, in wire order.
+/// The mapping: calls `field(key, value, max)` for each attribute of `event`, in wire
+/// order, for the options' profile.
 pub fn visit(event: &Event, options: &LeefOptions, mut field: impl FnMut(&str, &str, usize)) {
+    if options.profile == LeefProfile::NetwrixEventlog {
+        return super::leef_eventlog::visit(event, field);
+    }
     let r = &event.record;
     let when = when_millis(r);
     let level = severity::level(&r.action, &options.severity, options.default_severity).get().max(1);

@@ -9,10 +9,12 @@ pub mod json;
 pub mod record_json;
 // CEF and LEEF (issue 5): the formats, their shared helpers, and the per-sink choice.
 pub mod cef;
+pub mod cef_netwrix;
 pub mod details;
 mod digits;
 pub mod encoder;
 pub mod leef;
+pub mod leef_eventlog;
 pub mod limit;
 pub mod severity;
 pub(crate) mod when;
