@@ -30,11 +30,12 @@ struct Reply {
     content_type: Option<&'static str>,
     body: Vec<u8>,
     delay: Duration,
+    location: Option<&'static str>,
 }
 
 impl Reply {
     fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
-        Reply { status, content_type: None, body: body.into(), delay: Duration::ZERO }
+        Reply { status, content_type: None, body: body.into(), delay: Duration::ZERO, location: None }
     }
     fn page(format: Format, page: &Page) -> Self {
         let mut body = Vec::new();
@@ -43,7 +44,7 @@ impl Reply {
             Format::Xml => "application/xml",
             Format::Json => "application/json",
         });
-        Reply { status: 200, content_type, body, delay: Duration::ZERO }
+        Reply { status: 200, content_type, body, delay: Duration::ZERO, location: None }
     }
     fn errors(status: u16, format: Format, list: &ErrorList) -> Self {
         let mut body = Vec::new();
@@ -103,6 +104,9 @@ async fn answer(
     let mut response = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
     if let Some(ct) = reply.content_type {
         response.headers_mut().insert("content-type", ct.parse().unwrap());
+    }
+    if let Some(location) = reply.location {
+        response.headers_mut().insert("location", location.parse().unwrap());
     }
     response
 }
@@ -230,6 +234,7 @@ async fn stub_every_documented_status_maps_to_its_typed_error() {
     for f in [Format::Xml, Format::Json] {
         let count = ErrorList::one("InputError", COUNT_ERROR);
         let sql = ErrorList::one("ServerError", SQL_ERROR);
+        let denied = ErrorList::one("AccessDenied", "The account is not a member of Netwrix Auditor Client Users");
         let stub = Stub::start(vec![
             Reply::errors(400, f, &count),
             Reply::new(401, ""),
@@ -240,6 +245,9 @@ async fn stub_every_documented_status_maps_to_its_typed_error() {
             Reply::errors(500, f, &sql),
             Reply::new(503, ""),
             Reply::new(418, "short and stout"),
+            Reply::errors(403, f, &denied),
+            Reply::errors(404, f, &denied),
+            Reply { location: Some("https://sso.corp.example/login"), ..Reply::new(302, "") },
         ])
         .await;
         let client = stub.client(f, None);
@@ -275,6 +283,21 @@ async fn stub_every_documented_status_maps_to_its_typed_error() {
             matches!(&e, ClientError::UnexpectedStatus { status: 418, body } if body == "short and stout"),
             "{e:?}"
         );
+
+        // The server's own words, not its raw XML or JSON; a redirect says where to.
+        for status in ["403 Forbidden", "404 Not Found"] {
+            let e = client.first_page().await.unwrap_err().to_string();
+            assert!(e.starts_with(&format!("HTTP {status}: ")), "{e}");
+            assert!(
+                e.ends_with(
+                    "; the server said: AccessDenied: The account is not a member of Netwrix Auditor Client Users"
+                ),
+                "{e}"
+            );
+        }
+        let e = client.first_page().await.unwrap_err();
+        assert!(e.to_string().starts_with("HTTP 302 redirect to https://sso.corp.example/login: "), "{e}");
+        assert!(!e.is_transient());
     }
 }
 

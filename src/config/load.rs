@@ -412,6 +412,18 @@ path = "out/records.jsonl"
     }
 
     #[test]
+    fn two_trust_modes_are_located_at_the_later_key() {
+        let fp = "ab".repeat(32);
+        let tls = format!("[job.tls]\nca_file = \"/etc/ca.pem\"\nfingerprint = \"{fp}\"\n");
+        let e = err(&GOOD.replace("password = \"pw\"\n", &format!("password = \"pw\"\n{tls}")));
+        assert_eq!((e.line, e.column, e.key.as_deref()), (12, 15, Some("job[0].tls")), "{e}");
+        assert!(e.message.contains("choose one of"), "{e}");
+        let tls = "[job.tls]\ninsecure_skip_verify = true\nca_file = \"/etc/ca.pem\"\n";
+        let e = err(&GOOD.replace("password = \"pw\"\n", &format!("password = \"pw\"\n{tls}")));
+        assert_eq!((e.line, e.column), (12, 11), "{e}");
+    }
+
+    #[test]
     fn missing_url_is_located_at_its_table() {
         let e = err(&GOOD.replace("url = \"https://netwrix.corp.example:9699\"\n", ""));
         assert_eq!(e.line, 5, "{e}");
