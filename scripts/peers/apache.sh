@@ -13,8 +13,6 @@ if command -v apache2 >/dev/null 2>&1 && command -v htdigest >/dev/null 2>&1 \
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-$SUDO apt-get update
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends apache2 apache2-utils
+. scripts/lib/apt.sh
+peer_apt_install apache2 apache2-utils
 apache2 -v | head -n1

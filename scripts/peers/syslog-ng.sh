@@ -12,8 +12,6 @@ if command -v syslog-ng >/dev/null 2>&1 && command -v syslog-ng-ctl >/dev/null 2
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-$SUDO apt-get update
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y syslog-ng-core syslog-ng-scl
+. scripts/lib/apt.sh
+peer_apt_install syslog-ng-core syslog-ng-scl
 syslog-ng --version | head -n1
