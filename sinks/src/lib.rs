@@ -19,7 +19,7 @@ pub mod syslog;
 pub mod transport;
 
 pub use duration::Duration;
-pub use secret::Secret;
+pub use secret::{deferring, Secret, Unresolved};
 
 use async_trait::async_trait;
 use netwrix::{ActivityRecord, RecordId};

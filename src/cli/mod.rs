@@ -37,6 +37,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the export: every job and every sink of the config, until stopped.
     Run {
+        /// The config file (every key: config/auditbridge.example.toml).
         #[arg(long, short)]
         config: PathBuf,
         /// Drain every job to the end of data, deliver everything, then exit.
@@ -45,6 +46,7 @@ pub enum Command {
     },
     /// Check a config file without running it.
     Validate {
+        /// The config file (every key: config/auditbridge.example.toml).
         #[arg(long, short)]
         config: PathBuf,
         /// Also contact every job's API and every sink's peer.
@@ -53,6 +55,7 @@ pub enum Command {
     },
     /// Show, per job and per sink, where the export stands.
     Status {
+        /// The config file (every key: config/auditbridge.example.toml).
         #[arg(long, short)]
         config: PathBuf,
         /// Machine-readable output.
@@ -61,6 +64,7 @@ pub enum Command {
     },
     /// Give the state file's free space back to the disk (stop `run` first).
     Vacuum {
+        /// The config file (every key: config/auditbridge.example.toml).
         #[arg(long, short)]
         config: PathBuf,
     },
@@ -99,7 +103,9 @@ pub fn init_logging(cli: &Cli) {
     let default = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: escape codes spoil journald and log files.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match cli.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn status(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
-    let config = config::load(path)?;
+    // Secrets are not needed to read the state file: an operator's shell may not have them.
+    let (config, _unresolved_secrets) = config::load_deferring(path)?;
     let store = open_store(&config)?;
     let jobs = store.jobs()?;
     let sinks = store.sinks()?;
@@ -116,8 +117,20 @@ pub fn status(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
             ),
         }
     }
+    println!();
+    println!("{LEGEND}");
     Ok(ExitCode::SUCCESS)
 }
+
+/// What the columns mean, printed under the tables (not with --json).
+const LEGEND: &str = "\
+MARK     held: the job has a continuation mark and its next run resumes after it;
+         none: it has none yet, so its first run starts from the beginning of the audit data.
+PAGES, SPOOLED, DUPLICATES: since the state file was created; duplicates were already spooled.
+CURSOR   the sequence number of the last record the sink's peer acknowledged.
+BACKLOG  records spooled for the sink and not yet acknowledged.
+LAG      how long ago its oldest unacknowledged record was fetched; - when it has none
+         (lag_seconds 0 in --json), LAGGING past [spool] max_lag.";
 
 fn time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)

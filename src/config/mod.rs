@@ -9,7 +9,7 @@ mod filters;
 mod load;
 
 pub use filters::{search_filters, FilterError, FilterTable, JobMode};
-pub use load::{load, parse, ConfigError};
+pub use load::{load, load_deferring, parse, warnings, ConfigError};
 pub use sinks::{Duration, Secret};
 
 use serde::Deserialize;
