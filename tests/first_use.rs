@@ -98,7 +98,7 @@ async fn run_once_says_what_it_fetched_and_delivered_and_logs_without_colours() 
 
 #[test]
 fn config_option_has_help_text() {
-    for command in ["run", "validate", "status", "vacuum", "backfill"] {
+    for command in ["run", "validate", "status", "vacuum", "backfill", "import-mark"] {
         let out = bridge(&[command, "--help"], None);
         let stdout = text(&out.stdout);
         let line = stdout.lines().find(|l| l.contains("-c, --config")).unwrap_or_default();

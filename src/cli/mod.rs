@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod emulate;
 mod hec_receiver;
+mod import_mark;
 mod run;
 mod status;
 mod trust;
@@ -77,6 +78,8 @@ pub enum Command {
         #[arg(long, default_value = "demo-out")]
         out: PathBuf,
     },
+    /// Give a job the continuation mark an add-on saved, to take over where it stopped.
+    ImportMark(import_mark::ImportMarkArgs),
     /// Export a time range of a job again (through /search, under its own mark).
     Backfill(backfill::BackfillArgs),
     /// Show the certificate a Netwrix server presents and the config line that pins it.
@@ -123,6 +126,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Emulate(args) => emulate::emulate(args).await,
         Command::Trust(args) => trust::trust(args).await,
         Command::Backfill(args) => backfill::backfill(args).await,
+        Command::ImportMark(args) => import_mark::import_mark(args),
         Command::HecReceiver(args) => hec_receiver::hec_receiver(args).await,
         Command::Bench(args) => bench::bench(args).await,
     }

@@ -2,7 +2,8 @@
 //!
 //! The mark is the job's resume point at Netwrix: it is only ever advanced by
 //! [`Store::commit_page`], in the same transaction as the records it covers,
-//! so a restart resumes exactly after what was spooled. The counters and last
+//! so a restart resumes exactly after what was spooled. The one exception is
+//! [`Store::set_mark`], an operator's hand-over from another exporter. The counters and last
 //! error exist for the status view and metrics.
 
 use rusqlite::{params, OptionalExtension};
@@ -54,6 +55,22 @@ impl Store {
             )?
             .execute(params![job, error])?;
         Ok(())
+    }
+
+    /// Sets the job's continuation mark by hand (`auditbridge import-mark`: the mark an
+    /// older exporter saved), creating the job row if needed, and returns the mark it
+    /// replaces. Nothing is spooled with it, so the pairing of a page and its mark is
+    /// untouched: the next page fetched is the first one after this mark.
+    pub fn set_mark(&mut self, job: &str, mark: &str) -> Result<Option<String>, StateError> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let before: Option<Option<String>> =
+            tx.query_row("SELECT mark FROM jobs WHERE name = ?1", [job], |r| r.get(0)).optional()?;
+        tx.execute(
+            "INSERT INTO jobs (name, mark) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET mark = excluded.mark",
+            params![job, mark],
+        )?;
+        tx.commit()?;
+        Ok(before.flatten())
     }
 
     /// Every job that has committed a page or recorded an error, by name.
