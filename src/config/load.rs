@@ -179,6 +179,7 @@ fn check(config: &Config, text: &str, at: &At<'_>) -> Result<(), ConfigError> {
             }
         }
         check_search(job, &key, at)?;
+        check_start(job, &key, at)?;
     }
     if let Some(metrics) = &config.metrics {
         if metrics.listen.get_ref().parse::<std::net::SocketAddr>().is_err() {
@@ -221,6 +222,29 @@ fn check(config: &Config, text: &str, at: &At<'_>) -> Result<(), ConfigError> {
                 return Err(at(span("format"), key("format"), message));
             }
         }
+    }
+    Ok(())
+}
+
+/// `start_at` and `initial_lookback`: one at most, a time that parses, and no `When`
+/// filter of the job's own (the start is sent as one).
+fn check_start(job: &JobConfig, key: &dyn Fn(&str) -> Option<String>, at: &At<'_>) -> Result<(), ConfigError> {
+    let span = job.start_at.as_ref().map(|s| s.span()).unwrap_or_else(|| job.name.span());
+    if job.start_at.is_none() && job.initial_lookback.is_none() {
+        return Ok(());
+    }
+    if job.start_at.is_some() && job.initial_lookback.is_some() {
+        return Err(at(Some(span), key("start_at"), "give either start_at or initial_lookback, not both".into()));
+    }
+    if let Some(start) = &job.start_at {
+        crate::backfill::parse_time(start.get_ref()).map_err(|m| at(Some(span.clone()), key("start_at"), m))?;
+    }
+    if job.filters.keys().any(|k| k.get_ref().eq_ignore_ascii_case("When")) {
+        return Err(at(
+            Some(span),
+            key("start_at"),
+            "start_at and initial_lookback are sent as a When filter: remove filters.When".into(),
+        ));
     }
     Ok(())
 }

@@ -181,6 +181,10 @@ pub struct JobConfig {
     /// The search filters of `mode = "search"`: `filters.DataSource = ["Active Directory"]`.
     #[serde(default)]
     pub filters: FilterTable,
+    /// Where the job's first run starts, instead of the beginning of the audit data: a
+    /// time, or how far back from that first run (see `pipeline::starting_search`).
+    pub start_at: Option<Spanned<String>>,
+    pub initial_lookback: Option<Duration>,
 }
 
 impl JobConfig {

@@ -61,7 +61,7 @@ impl Store {
     /// older exporter saved), creating the job row if needed, and returns the mark it
     /// replaces. Nothing is spooled with it, so the pairing of a page and its mark is
     /// untouched: the next page fetched is the first one after this mark.
-    pub fn set_mark(&mut self, job: &str, mark: &str) -> Result<Option<String>, StateError> {
+    pub fn set_mark(&mut self, job: &str, mark: Option<&str>) -> Result<Option<String>, StateError> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let before: Option<Option<String>> =
             tx.query_row("SELECT mark FROM jobs WHERE name = ?1", [job], |r| r.get(0)).optional()?;
@@ -71,6 +71,29 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(before.flatten())
+    }
+
+    /// The time a job started from (`start_at`, `initial_lookback`, `import-mark
+    /// --since`), kept so its search keeps the same `When` filter under its mark.
+    pub fn start_from(&self, job: &str) -> Result<Option<String>, StateError> {
+        let value: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([start_key(job)], |r| r.get(0))
+            .optional()?;
+        Ok(value)
+    }
+
+    /// Sets (`Some`) or forgets (`None`) the time a job starts from.
+    pub fn set_start_from(&mut self, job: &str, from: Option<&str>) -> Result<(), StateError> {
+        match from {
+            Some(from) => self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![start_key(job), from],
+            )?,
+            None => self.conn.execute("DELETE FROM meta WHERE key = ?1", [start_key(job)])?,
+        };
+        Ok(())
     }
 
     /// Every job that has committed a page or recorded an error, by name.
@@ -92,4 +115,9 @@ impl Store {
         })?;
         rows.collect()
     }
+}
+
+/// The `meta` key of a job's start time (the jobs table has no column for it).
+fn start_key(job: &str) -> String {
+    format!("job_start_from:{job}")
 }
