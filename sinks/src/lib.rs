@@ -97,6 +97,16 @@ pub trait Sink: Send {
         Ok("nothing to check".into())
     }
 
+    /// The bytes this sink would put on the wire for `batch`, made by the same code as
+    /// [`deliver`](Sink::deliver) but with nothing connected, sent or written
+    /// (`auditbridge preview`: checking a SIEM's parser before going live). `committed`
+    /// is the value stored beside the sink's cursor, as [`open`](Sink::open) gets it.
+    /// `None`: this sink cannot show its bytes.
+    fn preview(&mut self, committed: Option<&[u8]>, batch: &[Event]) -> Option<Vec<u8>> {
+        let _ = (committed, batch);
+        None
+    }
+
     /// Flushes and releases whatever the sink holds (graceful shutdown).
     async fn close(&mut self) -> Result<(), SinkError> {
         Ok(())

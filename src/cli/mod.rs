@@ -6,6 +6,7 @@ mod demo;
 mod emulate;
 mod hec_receiver;
 mod import_mark;
+mod preview;
 mod run;
 mod status;
 mod trust;
@@ -80,6 +81,8 @@ pub enum Command {
     },
     /// Give a job the continuation mark an add-on saved, to take over where it stopped.
     ImportMark(import_mark::ImportMarkArgs),
+    /// Print the bytes a sink would send for its next records, moving nothing.
+    Preview(preview::PreviewArgs),
     /// Export a time range of a job again (through /search, under its own mark).
     Backfill(backfill::BackfillArgs),
     /// Show the certificate a Netwrix server presents and the config line that pins it.
@@ -127,6 +130,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trust(args) => trust::trust(args).await,
         Command::Backfill(args) => backfill::backfill(args).await,
         Command::ImportMark(args) => import_mark::import_mark(args),
+        Command::Preview(args) => preview::preview(args).await,
         Command::HecReceiver(args) => hec_receiver::hec_receiver(args).await,
         Command::Bench(args) => bench::bench(args).await,
     }

@@ -8,7 +8,7 @@
 pub mod delivery;
 pub mod fetcher;
 mod shared;
-mod start;
+pub mod start;
 mod store;
 
 pub use shared::{Histogram, JobCounters, Shared, SinkCounters};
@@ -155,7 +155,7 @@ pub async fn run_with(
             None => Wait::Interval(job.interval()),
         };
         let search = job.search_request().map_err(|e| anyhow::anyhow!("job {:?}: {e}", job.name.get_ref()))?;
-        let search = start::starting_search(&store, job, search).await?;
+        let search = start::starting_search(&store, job, search, false).await?;
         plans.push(FetchPlan { name: job.name.get_ref().clone(), job, search, wait });
     }
     let scheduler = if ticks.is_empty() || options.once { None } else { Some(Scheduler::start(ticks).await?) };

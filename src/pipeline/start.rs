@@ -14,11 +14,13 @@ use crate::config::JobConfig;
 use netwrix::{Filter, FilterValue, SearchRequest};
 
 /// The search a job runs with: `search` (its own filters, if any) plus a `When` filter
-/// from its start time, when it has one; else `search` unchanged.
-pub(crate) async fn starting_search(
+/// from its start time, when it has one; else `search` unchanged. With `peek`
+/// (`auditbridge preview`) nothing is stored and nothing logged.
+pub async fn starting_search(
     store: &StoreHandle,
     job: &JobConfig,
     search: Option<SearchRequest>,
+    peek: bool,
 ) -> anyhow::Result<Option<SearchRequest>> {
     let name = job.name.get_ref().clone();
     let wanted = match (&job.start_at, job.initial_lookback) {
@@ -36,12 +38,16 @@ pub(crate) async fn starting_search(
     let from = match (kept, wanted) {
         (None, None) => return Ok(search),
         (None, Some(_)) if mark.is_some() => {
+            if peek {
+                return Ok(search);
+            }
             tracing::warn!(
                 job = %name,
                 "start_at / initial_lookback ignored: the job has run already and resumes from its mark"
             );
             return Ok(search);
         }
+        (None, Some(from)) if peek => from,
         (None, Some(from)) => {
             let stored = from.clone();
             let job_name = name.clone();
@@ -50,7 +56,7 @@ pub(crate) async fn starting_search(
             from
         }
         (Some(kept), wanted) => {
-            if job.start_at.is_some() && wanted.as_deref() != Some(kept.as_str()) {
+            if !peek && job.start_at.is_some() && wanted.as_deref() != Some(kept.as_str()) {
                 tracing::warn!(
                     job = %name, kept = %kept,
                     "start_at changed after the first run: ignored, the job keeps its start and its mark"
