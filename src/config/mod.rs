@@ -93,6 +93,9 @@ fn default_max_lag() -> Duration {
 pub struct MetricsConfig {
     /// Address to serve on, e.g. `127.0.0.1:9898`.
     pub listen: Spanned<String>,
+    /// `/readyz` fails for a job whose mark has not moved for this long while its server
+    /// has records after the latest one spooled; absent = never.
+    pub stale_after: Option<Duration>,
 }
 
 impl Default for SpoolConfig {

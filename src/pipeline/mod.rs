@@ -7,6 +7,7 @@
 
 pub mod delivery;
 pub mod fetcher;
+mod health;
 mod shared;
 pub mod start;
 mod store;
@@ -248,6 +249,7 @@ async fn run_plans(
     let sink_positions: Vec<(String, u64)> =
         config.sinks.iter().zip(&cursors).map(|(s, c)| (s.name.clone(), c.seq)).collect();
     let shared = Shared::new(&job_names, &sink_positions, max_seq);
+    health::restore(&store, &shared).await?;
     if let Some(tx) = shared_out {
         let _ = tx.send(shared.clone());
     }
@@ -271,6 +273,13 @@ async fn run_plans(
         None => None,
     };
 
+    let mut probes = Vec::new();
+    if let Some(stale_after) = config.metrics.as_ref().and_then(|m| m.stale_after).filter(|_| live && !options.once) {
+        for plan in &plans {
+            let probe = health::Probe::new(plan.job)?;
+            probes.push(tokio::spawn(probe.watch(shared.clone(), stale_after.0, shutdown.clone())));
+        }
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for FetchPlan { name, job, search, wait } in plans {
         if job.tls.insecure_skip_verify {
@@ -350,6 +359,10 @@ async fn run_plans(
     }
     if let Some(p) = pruner {
         p.abort();
+    }
+    probes.iter().for_each(|p| p.abort());
+    if let Err(e) = health::save(&store, &shared).await {
+        tracing::warn!("saving the jobs' progress times: {e}");
     }
     if let Some(m) = metrics {
         m.abort();

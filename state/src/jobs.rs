@@ -31,6 +31,17 @@ pub struct JobState {
     pub pages_total: u64,
 }
 
+/// How a job's fetching moves, for `status` and `/readyz` (Unix ms; `None` = not known).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobProgress {
+    /// When the continuation mark last changed.
+    pub mark_moved_ms: Option<i64>,
+    /// When the last page with records was committed.
+    pub records_ms: Option<i64>,
+    /// The latest `When` among the records spooled: where a stale-mark probe searches from.
+    pub last_when_ms: Option<i64>,
+}
+
 impl Store {
     /// The job's continuation mark; `None` if the job never committed a mark.
     pub fn mark(&self, job: &str) -> Result<Option<String>, StateError> {
@@ -93,6 +104,42 @@ impl Store {
             )?,
             None => self.conn.execute("DELETE FROM meta WHERE key = ?1", [start_key(job)])?,
         };
+        Ok(())
+    }
+
+    /// When the job's mark last moved and its last records came, as last saved.
+    pub fn job_progress(&self, job: &str) -> Result<JobProgress, StateError> {
+        let get = |what: &str| -> Result<Option<i64>, StateError> {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([format!("job_{what}:{job}")], |r| r.get(0))
+                .optional()?)
+        };
+        Ok(JobProgress {
+            mark_moved_ms: get("mark_moved_ms")?,
+            records_ms: get("records_ms")?,
+            last_when_ms: get("last_when_ms")?,
+        })
+    }
+
+    /// Saves `progress` (the fetcher does so now and then, not on every page: it is for
+    /// `status` and `/readyz`, which need seconds, not a transaction per page).
+    pub fn save_job_progress(&mut self, job: &str, progress: &JobProgress) -> Result<(), StateError> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for (what, value) in [
+            ("mark_moved_ms", progress.mark_moved_ms),
+            ("records_ms", progress.records_ms),
+            ("last_when_ms", progress.last_when_ms),
+        ] {
+            if let Some(value) = value {
+                tx.prepare_cached(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute(params![format!("job_{what}:{job}"), value])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
