@@ -77,6 +77,13 @@ fn not_ready(shared: &Shared, readiness: &Readiness) -> Option<String> {
             stale.push(format!("job {job:?} last fetched {}s ago", (now - last) / 1000));
         }
     }
+    // Set by `pipeline::health` (with `[metrics] stale_after`).
+    for counters in shared.jobs.values() {
+        if let Some(why) = counters.stale.lock().ok().and_then(|s| s.clone()) {
+            stale.push(why);
+        }
+    }
+    stale.sort();
     (!stale.is_empty()).then(|| stale.join("; "))
 }
 
@@ -124,6 +131,23 @@ pub fn render(shared: &Shared) -> String {
             escape(job),
             ms as f64 / 1e3
         );
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    type AgeSeries = (&'static str, &'static str, fn(&crate::pipeline::JobCounters) -> i64);
+    let ages: [AgeSeries; 2] = [
+        ("auditbridge_mark_unmoved_seconds", "Seconds since each job's continuation mark last moved.", |c| {
+            c.mark_moved_ms.load(Relaxed)
+        }),
+        ("auditbridge_since_records_seconds", "Seconds since each job last fetched a page with records.", |c| {
+            c.records_ms.load(Relaxed)
+        }),
+    ];
+    for (name, help, get) in ages {
+        header(&mut out, name, help, "gauge");
+        // A job with no known time yet has no sample (not a misleading 0).
+        for (job, c) in jobs.iter().filter(|(_, c)| get(c) != 0) {
+            let _ = writeln!(out, "{name}{{job=\"{}\"}} {}", escape(job), (now - get(c)).max(0) as f64 / 1e3);
+        }
     }
     header(&mut out, "auditbridge_page_latency_seconds", "Time to fetch and decode one page.", "histogram");
     for (job, c) in &jobs {

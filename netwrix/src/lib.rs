@@ -15,6 +15,7 @@ mod format;
 pub mod generate;
 mod id;
 pub mod json;
+pub mod markfile;
 mod model;
 pub mod search;
 mod text;

@@ -19,7 +19,7 @@ pub mod syslog;
 pub mod transport;
 
 pub use duration::Duration;
-pub use secret::Secret;
+pub use secret::{deferring, Secret, Unresolved};
 
 use async_trait::async_trait;
 use netwrix::{ActivityRecord, RecordId};
@@ -95,6 +95,16 @@ pub trait Sink: Send {
     /// (`auditbridge validate --check`). The default says nothing can be checked.
     async fn check(&mut self) -> Result<String, SinkError> {
         Ok("nothing to check".into())
+    }
+
+    /// The bytes this sink would put on the wire for `batch`, made by the same code as
+    /// [`deliver`](Sink::deliver) but with nothing connected, sent or written
+    /// (`auditbridge preview`: checking a SIEM's parser before going live). `committed`
+    /// is the value stored beside the sink's cursor, as [`open`](Sink::open) gets it.
+    /// `None`: this sink cannot show its bytes.
+    fn preview(&mut self, committed: Option<&[u8]>, batch: &[Event]) -> Option<Vec<u8>> {
+        let _ = (committed, batch);
+        None
     }
 
     /// Flushes and releases whatever the sink holds (graceful shutdown).

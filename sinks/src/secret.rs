@@ -5,7 +5,40 @@
 //! `validate`, `status` and logs cannot leak it.
 
 use serde::{Deserialize, Deserializer};
+use std::cell::RefCell;
 use std::fmt;
+
+thread_local! {
+    /// While [`deferring`] runs on this thread: the references that could not be resolved.
+    static DEFERRED: RefCell<Option<Vec<Unresolved>>> = const { RefCell::new(None) };
+}
+
+/// A `${…}` reference that could not be resolved while [`deferring`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    /// The reference as written, e.g. `${NETWRIX_PASSWORD}`, to find it in the file.
+    pub reference: String,
+    pub message: String,
+}
+
+/// Runs `f` (a config parse) with every secret that cannot be resolved left empty
+/// instead of failing, and returns them all. Why: `status` only reads the state file
+/// and must work in an operator's shell without the service's secrets, and `validate`
+/// reports every unset variable at once rather than the first.
+pub fn deferring<T>(f: impl FnOnce() -> T) -> (T, Vec<Unresolved>) {
+    /// Puts back what an enclosing `deferring` had collected, also when `f` panics.
+    struct Reset(Option<Vec<Unresolved>>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            DEFERRED.with(|d| *d.borrow_mut() = outer);
+        }
+    }
+    let _reset = Reset(DEFERRED.with(|d| d.borrow_mut().replace(Vec::new())));
+    let value = f();
+    let found = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
+    (value, found)
+}
 
 /// A resolved secret value.
 #[derive(Clone, PartialEq, Eq)]
@@ -19,6 +52,18 @@ impl Secret {
 
     /// Resolves `${VAR}` / `${file:PATH}` references; other text is taken literally.
     pub fn resolve(raw: &str) -> Result<Secret, String> {
+        Self::resolve_now(raw).or_else(|message| {
+            DEFERRED.with(|d| match d.borrow_mut().as_mut() {
+                Some(found) => {
+                    found.push(Unresolved { reference: raw.to_owned(), message });
+                    Ok(Secret(String::new()))
+                }
+                None => Err(message),
+            })
+        })
+    }
+
+    fn resolve_now(raw: &str) -> Result<Secret, String> {
         let Some(inner) = raw.strip_prefix("${").and_then(|r| r.strip_suffix('}')) else {
             return Ok(Secret(raw.to_owned()));
         };
@@ -67,5 +112,16 @@ mod tests {
             .unwrap_err()
             .contains("AUDITBRIDGE_SURELY_UNSET_VAR"));
         assert_eq!(Secret::resolve("plain").unwrap().expose(), "plain");
+    }
+
+    #[test]
+    fn deferring_collects_every_unresolved_reference() {
+        let (both, found) = deferring(|| {
+            (Secret::resolve("${AUDITBRIDGE_UNSET_A}").is_ok(), Secret::resolve("${AUDITBRIDGE_UNSET_B}").is_ok())
+        });
+        assert_eq!(both, (true, true));
+        let refs: Vec<_> = found.iter().map(|u| u.reference.as_str()).collect();
+        assert_eq!(refs, ["${AUDITBRIDGE_UNSET_A}", "${AUDITBRIDGE_UNSET_B}"]);
+        assert!(Secret::resolve("${AUDITBRIDGE_UNSET_A}").is_err(), "outside deferring it fails again");
     }
 }

@@ -54,6 +54,15 @@ impl<W> StdoutSink<W> {
 
 #[async_trait]
 impl<W: AsyncWrite + Send + Unpin> Sink for StdoutSink<W> {
+    fn preview(&mut self, _committed: Option<&[u8]>, batch: &[Event]) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        for event in batch {
+            self.encoder.encode(event, &mut out);
+            out.push(b'\n');
+        }
+        Some(out)
+    }
+
     async fn open(&mut self, _committed: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError> {
         Ok(None)
     }

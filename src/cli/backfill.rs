@@ -9,6 +9,7 @@ use std::process::ExitCode;
 /// Options of `auditbridge backfill`.
 #[derive(Debug, clap::Args)]
 pub struct BackfillArgs {
+    /// The config file (every key: config/auditbridge.example.toml).
     #[arg(long, short)]
     pub config: PathBuf,
     /// The job whose server and filters to use.

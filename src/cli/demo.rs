@@ -56,7 +56,7 @@ pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
 
     let bar = ProgressBar::new(records as u64);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} delivered ({per_sec}) {msg}")
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} delivered {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let (_trigger, shutdown) = shutdown::channel();
@@ -69,7 +69,7 @@ pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
                 let delivered = shared.sinks.get("file").map_or(0, |c| c.delivered.load(Relaxed));
                 let spooled = shared.jobs.get("demo").map_or(0, |c| c.spooled.load(Relaxed));
                 bar.set_position(delivered);
-                bar.set_message(format!("{spooled} spooled"));
+                bar.set_message(progress_message(delivered, spooled, started.elapsed()));
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -104,6 +104,10 @@ pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
     ] {
         println!("           {} ({what})", out.join(file).display());
     }
+    println!("           {} (the events the Splunk HEC receiver indexed)", out.join("splunk-hec.jsonl").display());
+    println!("config:    {} (the config it ran with)", out.join("demo.toml").display());
+    println!("state:     {} (marks, spool and cursors)", config.state.path.display());
+    println!("next:      auditbridge status --config {} shows where it stands", out.join("demo.toml").display());
     if !report.failures.is_empty() {
         for f in &report.failures {
             eprintln!("failed: {f}");
@@ -111,6 +115,14 @@ pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The progress bar's text after its count. The spooled count is read a moment after
+/// the delivered one and a page's counters are bumped just after its commit, so it can
+/// trail: nothing is delivered before it is spooled, so show at least the delivered count.
+fn progress_message(delivered: u64, spooled: u64, elapsed: Duration) -> String {
+    let rate = delivered as f64 / elapsed.as_secs_f64().max(1e-3);
+    format!("({rate:.0} records/s) {} spooled", spooled.max(delivered))
 }
 
 fn demo_config(out: &Path, url: &str, fingerprint: &str) -> String {
@@ -170,4 +182,16 @@ token = "{HEC_TOKEN}"
 ack = true
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_never_shows_more_delivered_than_spooled_and_rounds_the_rate() {
+        let text = progress_message(5_000, 4_000, Duration::from_millis(3_000));
+        assert_eq!(text, "(1667 records/s) 5000 spooled");
+        assert_eq!(progress_message(0, 0, Duration::ZERO), "(0 records/s) 0 spooled");
+    }
 }

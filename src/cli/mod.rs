@@ -5,6 +5,8 @@ mod bench;
 mod demo;
 mod emulate;
 mod hec_receiver;
+mod import_mark;
+mod preview;
 mod run;
 mod status;
 mod trust;
@@ -37,6 +39,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the export: every job and every sink of the config, until stopped.
     Run {
+        /// The config file (every key: config/auditbridge.example.toml).
         #[arg(long, short)]
         config: PathBuf,
         /// Drain every job to the end of data, deliver everything, then exit.
@@ -45,6 +48,7 @@ pub enum Command {
     },
     /// Check a config file without running it.
     Validate {
+        /// The config file (every key: config/auditbridge.example.toml).
         #[arg(long, short)]
         config: PathBuf,
         /// Also contact every job's API and every sink's peer.
@@ -53,6 +57,7 @@ pub enum Command {
     },
     /// Show, per job and per sink, where the export stands.
     Status {
+        /// The config file (every key: config/auditbridge.example.toml).
         #[arg(long, short)]
         config: PathBuf,
         /// Machine-readable output.
@@ -61,6 +66,7 @@ pub enum Command {
     },
     /// Give the state file's free space back to the disk (stop `run` first).
     Vacuum {
+        /// The config file (every key: config/auditbridge.example.toml).
         #[arg(long, short)]
         config: PathBuf,
     },
@@ -73,6 +79,10 @@ pub enum Command {
         #[arg(long, default_value = "demo-out")]
         out: PathBuf,
     },
+    /// Give a job the continuation mark an add-on saved, to take over where it stopped.
+    ImportMark(import_mark::ImportMarkArgs),
+    /// Print the bytes a sink would send for its next records, moving nothing.
+    Preview(preview::PreviewArgs),
     /// Export a time range of a job again (through /search, under its own mark).
     Backfill(backfill::BackfillArgs),
     /// Show the certificate a Netwrix server presents and the config line that pins it.
@@ -99,7 +109,9 @@ pub fn init_logging(cli: &Cli) {
     let default = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: escape codes spoil journald and log files.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match cli.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -148,6 +160,8 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Emulate(args) => emulate::emulate(args).await,
         Command::Trust(args) => trust::trust(args).await,
         Command::Backfill(args) => backfill::backfill(args).await,
+        Command::ImportMark(args) => import_mark::import_mark(args),
+        Command::Preview(args) => preview::preview(args).await,
         Command::HecReceiver(args) => hec_receiver::hec_receiver(args).await,
         Command::Bench(args) => bench::bench(args).await,
     }

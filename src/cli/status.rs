@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn status(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
-    let config = config::load(path)?;
+    // Secrets are not needed to read the state file: an operator's shell may not have them.
+    let (config, _unresolved_secrets) = config::load_deferring(path)?;
     let store = open_store(&config)?;
     let jobs = store.jobs()?;
     let sinks = store.sinks()?;
@@ -28,6 +29,13 @@ pub fn status(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
         Some(l) if *l > max_lag => format!("{l}s LAGGING"),
         Some(l) => format!("{l}s"),
     };
+    // When each job's mark last moved and its last records came (saved by `run`).
+    let progress: std::collections::HashMap<String, state::JobProgress> =
+        jobs.iter().map(|j| Ok((j.name.clone(), store.job_progress(&j.name)?))).collect::<anyhow::Result<_>>()?;
+    let ago = |ms: i64| (now - ms).max(0) / 1000;
+    let ago_text = |name: &str, pick: fn(&state::JobProgress) -> Option<i64>| {
+        progress.get(name).and_then(pick).map_or("-".to_owned(), |ms| format!("{}s ago", ago(ms)))
+    };
     let configured_job = |name: &str| config.jobs.iter().any(|j| j.name.get_ref() == name);
     let configured_sink = |name: &str| config.sinks.iter().find(|s| s.name == name);
 
@@ -40,6 +48,8 @@ pub fn status(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
                 "name": j.name, "configured": configured_job(&j.name), "mark_held": j.mark.is_some(),
                 "last_fetch_ms": j.last_fetch_ms, "pages": j.pages_total, "spooled": j.spooled_total,
                 "duplicates": j.duplicates_total, "last_error": j.last_error,
+                "mark_moved_seconds_ago": progress.get(&j.name).and_then(|p| p.mark_moved_ms).map(ago),
+                "records_seconds_ago": progress.get(&j.name).and_then(|p| p.records_ms).map(ago),
             })).collect::<Vec<_>>(),
             "sinks": sinks.iter().map(|s| json!({
                 "name": s.name, "type": configured_sink(&s.name).map(|c| c.kind.type_name()),
@@ -56,23 +66,30 @@ pub fn status(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     println!("state {}: {spooled} records spooled, highest seq {max_seq}", config.state.path.display());
     println!();
     println!(
-        "{:<20} {:<5} {:<20} {:>10} {:>10} {:>10}  LAST ERROR",
-        "JOB", "MARK", "LAST FETCH", "PAGES", "SPOOLED", "DUPLICATES"
+        "{:<20} {:<5} {:>12} {:>12} {:<20} {:>10} {:>10} {:>10}  LAST ERROR",
+        "JOB", "MARK", "MARK MOVED", "LAST RECORDS", "LAST FETCH", "PAGES", "SPOOLED", "DUPLICATES"
     );
     for job in &config.jobs {
         let name = job.name.get_ref();
         match jobs.iter().find(|j| &j.name == name) {
             Some(j) => println!(
-                "{:<20} {:<5} {:<20} {:>10} {:>10} {:>10}  {}",
+                "{:<20} {:<5} {:>12} {:>12} {:<20} {:>10} {:>10} {:>10}  {}",
                 j.name,
                 if j.mark.is_some() { "held" } else { "none" },
+                ago_text(&j.name, |p| p.mark_moved_ms),
+                ago_text(&j.name, |p| p.records_ms),
                 j.last_fetch_ms.map_or("never".into(), time),
                 j.pages_total,
                 j.spooled_total,
                 j.duplicates_total,
                 j.last_error.as_deref().unwrap_or("-")
             ),
-            None => println!("{name:<20} {:<5} {:<20} {:>10} {:>10} {:>10}  -", "none", "never", 0, 0, 0),
+            None => {
+                println!(
+                    "{name:<20} {:<5} {:>12} {:>12} {:<20} {:>10} {:>10} {:>10}  -",
+                    "none", "-", "-", "never", 0, 0, 0
+                )
+            }
         }
     }
     for j in jobs.iter().filter(|j| crate::backfill::is_backfill(&j.name)) {
@@ -116,8 +133,22 @@ pub fn status(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
             ),
         }
     }
+    println!();
+    println!("{LEGEND}");
     Ok(ExitCode::SUCCESS)
 }
+
+/// What the columns mean, printed under the tables (not with --json).
+const LEGEND: &str = "\
+MARK     held: the job has a continuation mark and its next run resumes after it;
+         none: it has none yet, so its first run starts from the beginning of the audit data.
+MARK MOVED, LAST RECORDS: how long ago the mark last changed and a page with records came
+         (saved by run every 10s at most); - when not known yet.
+PAGES, SPOOLED, DUPLICATES: since the state file was created; duplicates were already spooled.
+CURSOR   the sequence number of the last record the sink's peer acknowledged.
+BACKLOG  records spooled for the sink and not yet acknowledged.
+LAG      how long ago its oldest unacknowledged record was fetched; - when it has none
+         (lag_seconds 0 in --json), LAGGING past [spool] max_lag.";
 
 fn time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)

@@ -7,14 +7,23 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub async fn validate(path: &Path, check: bool) -> anyhow::Result<ExitCode> {
-    let config = match config::load(path) {
-        Ok(c) => c,
+    let config = match config::load_deferring(path) {
+        Ok((c, unresolved)) if unresolved.is_empty() => c,
+        Ok((_, unresolved)) => {
+            for e in unresolved {
+                eprintln!("error: {e}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("error: {e}");
             return Ok(ExitCode::FAILURE);
         }
     };
     println!("{}: OK", path.display());
+    for warning in config::warnings(&config) {
+        eprintln!("warning: {warning}");
+    }
     println!("state: {}", config.state.path.display());
     for job in &config.jobs {
         let user = job.user.as_deref().unwrap_or("(none)");

@@ -1,7 +1,7 @@
 //! Reading and checking a config file, with errors that point at the line and column.
 
 use super::{search_filters, Config, JobConfig, JobMode, SinkKind};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
@@ -36,6 +36,17 @@ impl std::error::Error for ConfigError {}
 
 /// Reads and checks the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let (config, mut unresolved) = load_deferring(path)?;
+    match unresolved.is_empty() {
+        true => Ok(config),
+        false => Err(unresolved.swap_remove(0)),
+    }
+}
+
+/// Like [`load`], but a `${…}` secret that cannot be resolved is left empty and
+/// returned as an error beside the config instead of failing the load: `status`
+/// needs no secret, and `validate` reports every unset variable, not the first.
+pub fn load_deferring(path: &Path) -> Result<(Config, Vec<ConfigError>), ConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: file.clone(),
@@ -44,7 +55,36 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         key: None,
         message: format!("cannot read the config file: {e}"),
     })?;
-    parse(&text, &file)
+    let (config, unresolved) = sinks::deferring(|| parse(&text, &file));
+    let config = config?;
+    let mut from = HashMap::new();
+    let errors = unresolved
+        .into_iter()
+        .map(|u| {
+            // The same reference may be written several times: each report takes the next one.
+            let start = from.get(&u.reference).copied().unwrap_or(0);
+            let pos = text[start..].find(&u.reference).map(|p| p + start);
+            let (line, column) = pos.map_or((0, 0), |p| line_col(&text, p));
+            from.insert(u.reference.clone(), pos.map_or(start, |p| p + u.reference.len()));
+            ConfigError { file: file.clone(), line, column, key: None, message: u.message }
+        })
+        .collect();
+    Ok((config, errors))
+}
+
+/// What is allowed but probably not meant, for `validate` and the log at start-up.
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut found = Vec::new();
+    for job in &config.jobs {
+        let name = job.name.get_ref();
+        if !config.sinks.iter().any(|s| s.jobs.as_ref().is_none_or(|jobs| jobs.contains(name))) {
+            found.push(format!(
+                "job {name:?} is taken by no sink: its records are fetched and spooled but delivered nowhere \
+                 (add it to a sink's jobs, or remove the job)"
+            ));
+        }
+    }
+    found
 }
 
 /// Parses and checks config `text`; `file` names it in errors.
@@ -142,6 +182,7 @@ fn check(config: &Config, text: &str, at: &At<'_>) -> Result<(), ConfigError> {
             }
         }
         check_search(job, &key, at)?;
+        check_start(job, &key, at)?;
     }
     if let Some(metrics) = &config.metrics {
         if metrics.listen.get_ref().parse::<std::net::SocketAddr>().is_err() {
@@ -184,6 +225,29 @@ fn check(config: &Config, text: &str, at: &At<'_>) -> Result<(), ConfigError> {
                 return Err(at(span("format"), key("format"), message));
             }
         }
+    }
+    Ok(())
+}
+
+/// `start_at` and `initial_lookback`: one at most, a time that parses, and no `When`
+/// filter of the job's own (the start is sent as one).
+fn check_start(job: &JobConfig, key: &dyn Fn(&str) -> Option<String>, at: &At<'_>) -> Result<(), ConfigError> {
+    let span = job.start_at.as_ref().map(|s| s.span()).unwrap_or_else(|| job.name.span());
+    if job.start_at.is_none() && job.initial_lookback.is_none() {
+        return Ok(());
+    }
+    if job.start_at.is_some() && job.initial_lookback.is_some() {
+        return Err(at(Some(span), key("start_at"), "give either start_at or initial_lookback, not both".into()));
+    }
+    if let Some(start) = &job.start_at {
+        crate::backfill::parse_time(start.get_ref()).map_err(|m| at(Some(span.clone()), key("start_at"), m))?;
+    }
+    if job.filters.keys().any(|k| k.get_ref().eq_ignore_ascii_case("When")) {
+        return Err(at(
+            Some(span),
+            key("start_at"),
+            "start_at and initial_lookback are sent as a When filter: remove filters.When".into(),
+        ));
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ mod filters;
 mod load;
 
 pub use filters::{search_filters, FilterError, FilterTable, JobMode};
-pub use load::{load, parse, ConfigError};
+pub use load::{load, load_deferring, parse, warnings, ConfigError};
 pub use sinks::{Duration, Secret};
 
 use serde::Deserialize;
@@ -107,6 +107,9 @@ fn default_max_lag() -> Duration {
 pub struct MetricsConfig {
     /// Address to serve on, e.g. `127.0.0.1:9898`.
     pub listen: Spanned<String>,
+    /// `/readyz` fails for a job whose mark has not moved for this long while its server
+    /// has records after the latest one spooled; absent = never.
+    pub stale_after: Option<Duration>,
 }
 
 impl Default for SpoolConfig {
@@ -203,6 +206,10 @@ pub struct JobConfig {
     /// The search filters of `mode = "search"`: `filters.DataSource = ["Active Directory"]`.
     #[serde(default)]
     pub filters: FilterTable,
+    /// Where the job's first run starts, instead of the beginning of the audit data: a
+    /// time, or how far back from that first run (see `pipeline::starting_search`).
+    pub start_at: Option<Spanned<String>>,
+    pub initial_lookback: Option<Duration>,
 }
 
 impl JobConfig {

@@ -65,6 +65,9 @@ impl Repeats {
     }
 }
 
+/// How often at most a job's progress times are written to the state file.
+const PROGRESS_SAVE_EVERY_MS: i64 = 10_000;
+
 /// The settings one fetcher runs with.
 pub struct Fetcher {
     pub job: String,
@@ -242,22 +245,26 @@ impl Fetcher {
                     (netwrix::RecordId::of_compact(&payload), netwrix::compact::order_key(&payload), payload)
                 })
                 .collect();
-            (rows, page.mark)
+            let last_when = page.records.iter().filter_map(|r| r.when_utc()).map(|t| t.timestamp_millis()).max();
+            (rows, page.mark, last_when)
         })
         .await
         .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
         let outcome = self
             .store
             .call(move |s| {
-                let (rows, mark) = prepared;
+                let (rows, mark, last_when) = prepared;
                 let rows: Vec<NewRecord<'_>> =
                     rows.iter().map(|(id, order, payload)| NewRecord { id: id.0, order: *order, payload }).collect();
+                let before = s.mark(&job)?;
                 let outcome = s.commit_page(&job, &rows, mark.as_deref(), now)?;
                 s.record_job_error(&job, None)?;
-                Ok(outcome)
+                Ok((outcome, mark.is_some() && mark != before, last_when))
             })
             .await
             .map_err(|e| self.state_err(e))?;
+        let (outcome, moved, last_when) = outcome;
+        self.note_progress(counters, now, moved, outcome.inserted + outcome.duplicates > 0, last_when).await?;
         counters.pages.fetch_add(1, Relaxed);
         counters.last_success_ms.store(now, Relaxed);
         counters.fetched.fetch_add(fetched, Relaxed);
@@ -330,6 +337,33 @@ impl Fetcher {
             Ok(()) => failed,
             Err(state) => state,
         }
+    }
+
+    /// Notes in `counters` when the mark moved and records came, and saves that to the
+    /// state file at most every [`PROGRESS_SAVE_EVERY_MS`] (not a transaction per page).
+    async fn note_progress(
+        &self,
+        counters: &JobCounters,
+        now: i64,
+        moved: bool,
+        records: bool,
+        last_when: Option<i64>,
+    ) -> Result<(), JobFailed> {
+        if moved {
+            counters.mark_moved_ms.store(now, Relaxed);
+        }
+        if records {
+            counters.records_ms.store(now, Relaxed);
+        }
+        if let Some(when) = last_when {
+            counters.last_when_ms.fetch_max(when, Relaxed);
+        }
+        if (moved || records) && now - counters.progress_saved_ms.load(Relaxed) >= PROGRESS_SAVE_EVERY_MS {
+            counters.progress_saved_ms.store(now, Relaxed);
+            let (job, progress) = (self.job.clone(), counters.progress());
+            self.store.call(move |s| s.save_job_progress(&job, &progress)).await.map_err(|e| self.state_err(e))?;
+        }
+        Ok(())
     }
 
     async fn record_error(&self, message: Option<String>) -> Result<(), JobFailed> {

@@ -7,7 +7,9 @@
 
 pub mod delivery;
 pub mod fetcher;
+mod health;
 mod shared;
+pub mod start;
 mod store;
 
 pub use shared::{Histogram, JobCounters, Shared, SinkCounters};
@@ -158,6 +160,7 @@ pub async fn run_with(
             None => Wait::Interval(job.interval()),
         };
         let search = job.search_request().map_err(|e| anyhow::anyhow!("job {:?}: {e}", job.name.get_ref()))?;
+        let search = start::starting_search(&store, job, search, false).await?;
         plans.push(FetchPlan { name: job.name.get_ref().clone(), job, search, wait });
     }
     let scheduler = if ticks.is_empty() || options.once { None } else { Some(Scheduler::start(ticks).await?) };
@@ -250,6 +253,7 @@ async fn run_plans(
     let sink_positions: Vec<(String, u64)> =
         config.sinks.iter().zip(&cursors).map(|(s, c)| (s.name.clone(), c.seq)).collect();
     let shared = Shared::new(&job_names, &sink_positions, max_seq);
+    health::restore(&store, &shared).await?;
     if let Some(tx) = shared_out {
         let _ = tx.send(shared.clone());
     }
@@ -273,6 +277,13 @@ async fn run_plans(
         None => None,
     };
 
+    let mut probes = Vec::new();
+    if let Some(stale_after) = config.metrics.as_ref().and_then(|m| m.stale_after).filter(|_| live && !options.once) {
+        for plan in &plans {
+            let probe = health::Probe::new(plan.job)?;
+            probes.push(tokio::spawn(probe.watch(shared.clone(), stale_after.0, shutdown.clone())));
+        }
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for FetchPlan { name, job, search, wait } in plans {
         if job.tls.insecure_skip_verify {
@@ -351,6 +362,10 @@ async fn run_plans(
     }
     if let Some(p) = pruner {
         p.abort();
+    }
+    probes.iter().for_each(|p| p.abort());
+    if let Err(e) = health::save(&store, &shared).await {
+        tracing::warn!("saving the jobs' progress times: {e}");
     }
     if let Some(m) = metrics {
         m.abort();

@@ -19,6 +19,35 @@ pub struct JobCounters {
     pub last_success_ms: AtomicI64,
     /// How long a page request took, from request to decoded page.
     pub page_latency: Histogram,
+    /// When the job's mark last changed (Unix ms; 0 = not known), for `/metrics` and `/readyz`.
+    pub mark_moved_ms: AtomicI64,
+    /// When the last page with records was committed (Unix ms; 0 = not known).
+    pub records_ms: AtomicI64,
+    /// The latest `When` spooled (Unix ms; 0 = none known): where the stale probe searches from.
+    pub last_when_ms: AtomicI64,
+    /// When these three were last saved to the state file (Unix ms).
+    pub progress_saved_ms: AtomicI64,
+    /// Why the job's mark is stale (see `pipeline::health`), or `None`.
+    pub stale: std::sync::Mutex<Option<String>>,
+}
+
+impl JobCounters {
+    /// The progress as the state file keeps it (0 = not known).
+    pub fn progress(&self) -> state::JobProgress {
+        let known = |v: &AtomicI64| Some(v.load(Relaxed)).filter(|v| *v != 0);
+        state::JobProgress {
+            mark_moved_ms: known(&self.mark_moved_ms),
+            records_ms: known(&self.records_ms),
+            last_when_ms: known(&self.last_when_ms),
+        }
+    }
+
+    /// Takes the progress saved by an earlier run.
+    pub fn restore(&self, p: &state::JobProgress) {
+        self.mark_moved_ms.store(p.mark_moved_ms.unwrap_or(0), Relaxed);
+        self.records_ms.store(p.records_ms.unwrap_or(0), Relaxed);
+        self.last_when_ms.store(p.last_when_ms.unwrap_or(0), Relaxed);
+    }
 }
 
 /// A fixed-bucket histogram of seconds, cheap enough to update on every page.

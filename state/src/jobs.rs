@@ -2,7 +2,8 @@
 //!
 //! The mark is the job's resume point at Netwrix: it is only ever advanced by
 //! [`Store::commit_page`], in the same transaction as the records it covers,
-//! so a restart resumes exactly after what was spooled. The counters and last
+//! so a restart resumes exactly after what was spooled. The one exception is
+//! [`Store::set_mark`], an operator's hand-over from another exporter. The counters and last
 //! error exist for the status view and metrics.
 
 use rusqlite::{params, OptionalExtension};
@@ -28,6 +29,17 @@ pub struct JobState {
     pub duplicates_total: u64,
     /// Pages committed.
     pub pages_total: u64,
+}
+
+/// How a job's fetching moves, for `status` and `/readyz` (Unix ms; `None` = not known).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobProgress {
+    /// When the continuation mark last changed.
+    pub mark_moved_ms: Option<i64>,
+    /// When the last page with records was committed.
+    pub records_ms: Option<i64>,
+    /// The latest `When` among the records spooled: where a stale-mark probe searches from.
+    pub last_when_ms: Option<i64>,
 }
 
 impl Store {
@@ -56,6 +68,81 @@ impl Store {
         Ok(())
     }
 
+    /// Sets the job's continuation mark by hand (`auditbridge import-mark`: the mark an
+    /// older exporter saved), creating the job row if needed, and returns the mark it
+    /// replaces. Nothing is spooled with it, so the pairing of a page and its mark is
+    /// untouched: the next page fetched is the first one after this mark.
+    pub fn set_mark(&mut self, job: &str, mark: Option<&str>) -> Result<Option<String>, StateError> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let before: Option<Option<String>> =
+            tx.query_row("SELECT mark FROM jobs WHERE name = ?1", [job], |r| r.get(0)).optional()?;
+        tx.execute(
+            "INSERT INTO jobs (name, mark) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET mark = excluded.mark",
+            params![job, mark],
+        )?;
+        tx.commit()?;
+        Ok(before.flatten())
+    }
+
+    /// The time a job started from (`start_at`, `initial_lookback`, `import-mark
+    /// --since`), kept so its search keeps the same `When` filter under its mark.
+    pub fn start_from(&self, job: &str) -> Result<Option<String>, StateError> {
+        let value: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([start_key(job)], |r| r.get(0))
+            .optional()?;
+        Ok(value)
+    }
+
+    /// Sets (`Some`) or forgets (`None`) the time a job starts from.
+    pub fn set_start_from(&mut self, job: &str, from: Option<&str>) -> Result<(), StateError> {
+        match from {
+            Some(from) => self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![start_key(job), from],
+            )?,
+            None => self.conn.execute("DELETE FROM meta WHERE key = ?1", [start_key(job)])?,
+        };
+        Ok(())
+    }
+
+    /// When the job's mark last moved and its last records came, as last saved.
+    pub fn job_progress(&self, job: &str) -> Result<JobProgress, StateError> {
+        let get = |what: &str| -> Result<Option<i64>, StateError> {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([format!("job_{what}:{job}")], |r| r.get(0))
+                .optional()?)
+        };
+        Ok(JobProgress {
+            mark_moved_ms: get("mark_moved_ms")?,
+            records_ms: get("records_ms")?,
+            last_when_ms: get("last_when_ms")?,
+        })
+    }
+
+    /// Saves `progress` (the fetcher does so now and then, not on every page: it is for
+    /// `status` and `/readyz`, which need seconds, not a transaction per page).
+    pub fn save_job_progress(&mut self, job: &str, progress: &JobProgress) -> Result<(), StateError> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for (what, value) in [
+            ("mark_moved_ms", progress.mark_moved_ms),
+            ("records_ms", progress.records_ms),
+            ("last_when_ms", progress.last_when_ms),
+        ] {
+            if let Some(value) = value {
+                tx.prepare_cached(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute(params![format!("job_{what}:{job}"), value])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Every job that has committed a page or recorded an error, by name.
     pub fn jobs(&self) -> Result<Vec<JobState>, StateError> {
         let mut stmt = self.conn.prepare_cached(
@@ -75,4 +162,9 @@ impl Store {
         })?;
         rows.collect()
     }
+}
+
+/// The `meta` key of a job's start time (the jobs table has no column for it).
+fn start_key(job: &str) -> String {
+    format!("job_start_from:{job}")
 }

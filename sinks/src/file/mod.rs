@@ -71,6 +71,15 @@ impl FileSink {
 
 #[async_trait]
 impl Sink for FileSink {
+    fn preview(&mut self, _committed: Option<&[u8]>, batch: &[Event]) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        for event in batch {
+            self.config.encoder.encode(event, &mut out);
+            out.push(b'\n');
+        }
+        Some(out)
+    }
+
     async fn open(&mut self, committed: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError> {
         let committed = committed
             .map(Committed::decode)

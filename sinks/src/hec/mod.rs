@@ -317,6 +317,14 @@ fn failure(f: Failure) -> SinkError {
 
 #[async_trait]
 impl Sink for HecSink {
+    /// The request bodies before gzip (`gzip = true` compresses each on the wire).
+    fn preview(&mut self, _committed: Option<&[u8]>, batch: &[Event]) -> Option<Vec<u8>> {
+        let flight = self.in_flight(batch);
+        let bytes = flight.encoded.slice(0..batch.len()).to_vec();
+        self.spare = Some(flight.encoded);
+        Some(bytes)
+    }
+
     async fn open(&mut self, _committed: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError> {
         if self.config.tls.insecure_skip_verify && self.config.url.starts_with("https:") {
             tracing::warn!(

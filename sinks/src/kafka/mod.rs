@@ -45,6 +45,7 @@ use async_trait::async_trait;
 use committed::Committed;
 use context::LogContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Headers as _;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -345,6 +346,29 @@ fn classify(event: &Event, topic: &str, error: KafkaError) -> SinkError {
 
 #[async_trait]
 impl Sink for KafkaSink {
+    /// Each message as topic, key, headers (`name: value` lines) and value, then a blank
+    /// line; the writer id is the one stored beside the cursor (a new one for a new sink).
+    fn preview(&mut self, committed: Option<&[u8]>, batch: &[Event]) -> Option<Vec<u8>> {
+        let writer =
+            committed.and_then(|c| Committed::decode(c).ok()).unwrap_or_else(Committed::new_writer).writer_hex();
+        let mut out = Vec::new();
+        let mut topic = String::new();
+        for event in batch {
+            self.config.topic.render_into(event, &mut topic);
+            let key = message::key(event);
+            out.extend_from_slice(format!("topic: {topic}\nkey: {key}\n").as_bytes());
+            for header in message::headers(event, &key, &writer).iter() {
+                out.extend_from_slice(format!("header {}: ", header.key).as_bytes());
+                out.extend_from_slice(header.value.unwrap_or_default());
+                out.push(b'\n');
+            }
+            out.extend_from_slice(b"value: ");
+            self.config.encoder.encode(event, &mut out);
+            out.extend_from_slice(b"\n\n");
+        }
+        Some(out)
+    }
+
     async fn open(&mut self, committed: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError> {
         let (writer, new) = match committed {
             Some(bytes) => (Committed::decode(bytes).map_err(|e| SinkError::Fatal(format!("kafka sink: {e}")))?, false),

@@ -67,6 +67,11 @@ impl SyslogSink {
 
 #[async_trait]
 impl Sink for SyslogSink {
+    fn preview(&mut self, _committed: Option<&[u8]>, batch: &[Event]) -> Option<Vec<u8>> {
+        self.build(batch);
+        Some(self.transport.wire(&self.buf, &self.ends))
+    }
+
     async fn open(&mut self, _committed: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError> {
         // Connecting waits for the first batch: a receiver down at start is then retried
         // with the same backoff as one that goes down later.

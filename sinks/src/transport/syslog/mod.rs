@@ -75,6 +75,30 @@ impl Transport {
 
     /// Sends the messages of `buf` (message `i` ends at `ends[i]`, the first starts at 0)
     /// and returns once all are written and, on a stream, flushed.
+    /// What [`send`](Transport::send) writes for these messages, framed as it frames
+    /// them; on UDP each datagram (cut as it would be) then a line feed, since
+    /// datagrams carry no framing of their own.
+    pub fn wire(&self, buf: &[u8], ends: &[usize]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for &end in ends {
+            let msg = &buf[start..end];
+            start = end;
+            match self.target.protocol {
+                Protocol::Udp if msg.len() > self.target.max_datagram_bytes => {
+                    frame::cut(msg, self.target.max_datagram_bytes, &mut out);
+                    out.push(b'\n');
+                }
+                Protocol::Udp => {
+                    out.extend_from_slice(msg);
+                    out.push(b'\n');
+                }
+                Protocol::Tcp | Protocol::Tls => frame::frame(self.target.framing, msg, &mut out),
+            }
+        }
+        out
+    }
+
     pub async fn send(&mut self, buf: &[u8], ends: &[usize]) -> Result<(), SinkError> {
         if let Some(conn) = &mut self.conn {
             if !conn.is_open().await {
