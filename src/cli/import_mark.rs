@@ -63,7 +63,9 @@ pub fn import_mark(args: ImportMarkArgs) -> anyhow::Result<ExitCode> {
         if !args.force {
             anyhow::bail!(
                 "job {name:?} already has a mark ({}): it has run, and replacing its mark would fetch again or \
-                 skip records; give --force to replace it anyway",
+                 skip records (records fetched again that the job took within spool.dedup_window are \
+                 skipped, not delivered twice; `auditbridge backfill` sends records again on purpose); \
+                 give --force to replace it anyway",
                 short(&held)
             );
         }
