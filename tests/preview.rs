@@ -123,3 +123,52 @@ async fn preview_prints_what_each_peer_then_receives_and_moves_nothing() {
         receiver.indexed()[hec_before..hec_before + 5].iter().map(|e| format!("{}\n", e.raw)).collect();
     assert_eq!(hec_now, String::from_utf8_lossy(&previews[2]), "HEC envelopes");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_reads_the_spool_after_the_cursor_of_a_sink_that_fell_behind() {
+    let (_emu, running) = emulator(300).await;
+    // The HEC receiver is down for the first run: its records wait in the spool.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sinks = format!(
+        "{}\n[[sink]]\nname = \"splunk\"\ntype = \"splunk_hec\"\nurl = \"http://{addr}\"\ntoken = \"{TOKEN}\"\nack = true\n\
+         ack_poll_interval = \"50ms\"\n",
+        file_sink(dir.path())
+    );
+    let text = config_text(dir.path(), &running.base_url, "", &sinks)
+        .replace("max_delay = \"200ms\"\n", "max_delay = \"200ms\"\ngive_up_after = \"2s\"\n");
+    let config = write_config(dir.path(), &text);
+    let c = config.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_auditbridge")).args(["run", "--once", "--config"]).arg(&c).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success(), "the HEC sink gave up");
+
+    let before = state_snapshot(dir.path());
+    let c = config.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_auditbridge"))
+            .args(["preview", "--sink", "splunk", "-n", "5", "--config"])
+            .arg(&c)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.contains("5 from the spool after its cursor and 0 from the API"),
+        "{stderr}"
+    );
+    assert_eq!(state_snapshot(dir.path()), before, "nothing moved");
+
+    let receiver =
+        Receiver::new(ReceiverConfig { ack: true, keep_events: true, ..ReceiverConfig::new(TOKEN) }).unwrap();
+    let _hec = receiver.serve(addr).await.unwrap();
+    let c = config.clone();
+    tokio::task::spawn_blocking(move || run_once(&c)).await.unwrap();
+    let first: String = receiver.indexed()[..5].iter().map(|e| format!("{}\n", e.raw)).collect();
+    assert_eq!(first, String::from_utf8_lossy(&out.stdout), "the first records the receiver got");
+}

@@ -358,7 +358,8 @@ impl Fetcher {
         if let Some(when) = last_when {
             counters.last_when_ms.fetch_max(when, Relaxed);
         }
-        if (moved || records) && now - counters.progress_saved_ms.load(Relaxed) >= PROGRESS_SAVE_EVERY_MS {
+        let due = now - counters.progress_saved_ms.load(Relaxed) >= PROGRESS_SAVE_EVERY_MS;
+        if (moved || records) && due && !crate::backfill::is_backfill(&self.job) {
             counters.progress_saved_ms.store(now, Relaxed);
             let (job, progress) = (self.job.clone(), counters.progress());
             self.store.call(move |s| s.save_job_progress(&job, &progress)).await.map_err(|e| self.state_err(e))?;

@@ -27,8 +27,9 @@ pub(crate) async fn restore(store: &StoreHandle, shared: &Shared) -> Result<(), 
 }
 
 /// Saves every job's progress (at the end of a run: the fetchers save only now and then).
+/// A backfill's own marks are not watched: nothing of theirs is kept.
 pub(crate) async fn save(store: &StoreHandle, shared: &Shared) -> Result<(), state::StateError> {
-    for (job, counters) in &shared.jobs {
+    for (job, counters) in shared.jobs.iter().filter(|(job, _)| !crate::backfill::is_backfill(job)) {
         let (job, progress) = (job.clone(), counters.progress());
         store.call(move |s| s.save_job_progress(&job, &progress)).await?;
     }

@@ -368,7 +368,9 @@ async fn run_plans(
         tracing::warn!("saving the jobs' progress times: {e}");
     }
     if let Some(m) = metrics {
+        // Waited for, so its port is free again when a reload starts the next run.
         m.abort();
+        let _ = m.await;
     }
     if let Some(s) = scheduler {
         s.stop().await;
