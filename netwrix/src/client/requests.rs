@@ -170,7 +170,7 @@ impl Client {
         }
         Err(ClientError::Unauthorized {
             scheme: self.inner.auth.scheme().to_string(),
-            server: error_list(self.inner.format, &refused),
+            server: readable_list(error_list(self.inner.format, &refused)),
         })
     }
 
@@ -187,9 +187,12 @@ impl Client {
         let list = error_list(self.inner.format, &body);
         match status.as_u16() {
             400 => Err(ClientError::BadRequest(list.unwrap_or_default())),
-            401 => Err(ClientError::Unauthorized { scheme: self.inner.auth.scheme().to_string(), server: list }),
-            403 => Err(ClientError::Forbidden(list)),
-            404 => Err(ClientError::NotFound(list)),
+            401 => Err(ClientError::Unauthorized {
+                scheme: self.inner.auth.scheme().to_string(),
+                server: readable_list(list),
+            }),
+            403 => Err(ClientError::Forbidden(readable_list(list))),
+            404 => Err(ClientError::NotFound(readable_list(list))),
             405 => Err(ClientError::MethodNotAllowed),
             413 => Err(ClientError::TooLarge),
             500 => Err(ClientError::Server(list)),
@@ -247,6 +250,12 @@ pub(crate) fn error_list(expected: Format, body: &[u8]) -> Option<ErrorList> {
         }
     }
     Some(ErrorList::one(UNPARSED_CATEGORY, &snippet(body)))
+}
+
+/// `list` when it is a real ErrorList, not a web server's own page (a 401's HTML from IIS
+/// or Apache says nothing the status does not).
+fn readable_list(list: Option<ErrorList>) -> Option<ErrorList> {
+    list.filter(|l| !l.errors.iter().all(|e| e.category == UNPARSED_CATEGORY))
 }
 
 /// An error body as text: an ErrorList's entries, or the start of whatever else it was.
