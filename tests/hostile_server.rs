@@ -232,6 +232,15 @@ fn run_once(config: &Path) -> Outcome {
     }
 }
 
+/// A server of `behaviour`, a bridge configured for it, and one `run --once` against it.
+async fn run_against(behaviour: Behaviour) -> (Hostile, tempfile::TempDir, Outcome) {
+    let server = serve(behaviour).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &server.url);
+    let outcome = tokio::task::spawn_blocking(move || run_once(&config)).await.unwrap();
+    (server, dir, outcome)
+}
+
 fn job_error(dir: &Path) -> Option<String> {
     let store = state::Store::open(&dir.join("state.db"), Default::default()).unwrap();
     store.jobs().unwrap().into_iter().find(|j| j.name == "hostile").and_then(|j| j.last_error)
@@ -239,14 +248,7 @@ fn job_error(dir: &Path) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gigabyte_page_is_refused_in_bounded_memory() {
-    let server = serve(Behaviour::GigabytePage).await;
-    let dir = tempfile::tempdir().unwrap();
-    let outcome = tokio::task::spawn_blocking({
-        let config = config(dir.path(), &server.url);
-        move || run_once(&config)
-    })
-    .await
-    .unwrap();
+    let (server, dir, outcome) = run_against(Behaviour::GigabytePage).await;
     assert!(!outcome.success, "the job must fail: {}", outcome.log);
     assert!(outcome.log.contains("passed the limit of 33554432 bytes (max_page_bytes)"), "{}", outcome.log);
     assert!(outcome.log.contains("job \"hostile\""), "{}", outcome.log);
@@ -260,26 +262,12 @@ async fn a_gigabyte_page_is_refused_in_bounded_memory() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_300_megabyte_value_is_refused_in_bounded_memory_and_a_long_one_by_the_field_cap() {
-    let server = serve(Behaviour::HugeField).await;
-    let dir = tempfile::tempdir().unwrap();
-    let outcome = tokio::task::spawn_blocking({
-        let config = config(dir.path(), &server.url);
-        move || run_once(&config)
-    })
-    .await
-    .unwrap();
+    let (_server, _dir, outcome) = run_against(Behaviour::HugeField).await;
     assert!(!outcome.success);
     assert!(outcome.log.contains("(max_page_bytes)"), "{}", outcome.log);
     assert!(outcome.peak_rss < CEILING, "peak RSS {} MiB", outcome.peak_rss >> 20);
 
-    let server = serve(Behaviour::LongField).await;
-    let dir = tempfile::tempdir().unwrap();
-    let outcome = tokio::task::spawn_blocking({
-        let config = config(dir.path(), &server.url);
-        move || run_once(&config)
-    })
-    .await
-    .unwrap();
+    let (_server, dir, outcome) = run_against(Behaviour::LongField).await;
     assert!(!outcome.success);
     assert!(
         outcome.log.contains("has a What of 5242880 bytes, over the limit of 4194304 bytes (max_field_bytes)"),
@@ -292,14 +280,7 @@ async fn a_300_megabyte_value_is_refused_in_bounded_memory_and_a_long_one_by_the
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_mark_that_never_moves_stops_the_job() {
-    let server = serve(Behaviour::SameMark).await;
-    let dir = tempfile::tempdir().unwrap();
-    let outcome = tokio::task::spawn_blocking({
-        let config = config(dir.path(), &server.url);
-        move || run_once(&config)
-    })
-    .await
-    .unwrap();
+    let (server, dir, outcome) = run_against(Behaviour::SameMark).await;
     assert!(!outcome.success);
     assert!(outcome.log.contains("answered with the continuation mark it was sent"), "{}", outcome.log);
     assert!(job_error(dir.path()).is_some_and(|e| e.contains("not moving forward")));

@@ -18,12 +18,8 @@ use std::collections::HashSet;
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 
 use crate::convert::{from_db, limit_to_db, to_db};
-use crate::spool::{before_oldest, max_seq};
+use crate::spool::{before_oldest, delete_through, max_seq};
 use crate::{NewRecord, StateError, Store};
-
-/// Rows forgotten per statement by [`Store::forget_seen`], each chunk its own short
-/// transaction, like the spool's prune.
-const FORGET_CHUNK: i64 = 5_000;
 
 /// Most keys one page's range scan reads before [`Seen::for_page`] gives up on it, per
 /// record of the page.
@@ -114,19 +110,7 @@ impl Store {
         };
         let floor = by_count.max(by_age).min(before_oldest(&self.conn)?);
         let floor = to_db("forget floor", floor)?;
-        let mut forgotten: u64 = 0;
-        loop {
-            let n = self
-                .conn
-                .prepare_cached(
-                    "DELETE FROM seen WHERE seq IN (SELECT seq FROM seen WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
-                )?
-                .execute(params![floor, FORGET_CHUNK])?;
-            forgotten += n as u64;
-            if (n as i64) < FORGET_CHUNK {
-                break;
-            }
-        }
+        let forgotten = delete_through(&self.conn, "seen", floor)?;
         if forgotten > 0 {
             tracing::debug!(forgotten, floor, "de-duplication memory trimmed");
         }

@@ -189,20 +189,7 @@ impl Store {
         if let Some(deleted) = self.truncate_if_all_below(floor)? {
             return Ok(deleted);
         }
-        let mut deleted: u64 = 0;
-        loop {
-            // Outside any explicit transaction: each DELETE commits on its own.
-            let n = self
-                .conn
-                .prepare_cached(
-                    "DELETE FROM spool WHERE seq IN (SELECT seq FROM spool WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
-                )?
-                .execute(params![floor, PRUNE_CHUNK])?;
-            deleted += n as u64;
-            if (n as i64) < PRUNE_CHUNK {
-                break;
-            }
-        }
+        let deleted = delete_through(&self.conn, "spool", floor)?;
         if deleted > 0 {
             tracing::debug!(deleted, floor, "spool pruned");
         }
@@ -245,6 +232,22 @@ impl Store {
         };
         let used = (pragma("page_count")? - pragma("freelist_count")?).max(0) * pragma("page_size")?;
         from_db("used bytes", used)
+    }
+}
+
+/// Deletes the rows of `table` (`spool` or `seen`, keyed by `seq`) with `seq <= floor`,
+/// oldest first, [`PRUNE_CHUNK`] rows a statement. Outside any explicit transaction, so
+/// each chunk commits on its own and writers never wait long behind it.
+pub(crate) fn delete_through(conn: &Connection, table: &str, floor: i64) -> Result<u64, StateError> {
+    let sql =
+        format!("DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} WHERE seq <= ?1 ORDER BY seq LIMIT ?2)");
+    let mut deleted: u64 = 0;
+    loop {
+        let n = conn.prepare_cached(&sql)?.execute(params![floor, PRUNE_CHUNK])?;
+        deleted += n as u64;
+        if (n as i64) < PRUNE_CHUNK {
+            return Ok(deleted);
+        }
     }
 }
 
