@@ -6,6 +6,7 @@ mod demo;
 mod emulate;
 mod hec_receiver;
 mod run;
+mod sentinel_receiver;
 mod status;
 mod trust;
 mod vacuum;
@@ -81,6 +82,8 @@ pub enum Command {
     Emulate(emulate::EmulateArgs),
     /// Serve a Splunk HTTP Event Collector stand-in, to try a splunk_hec sink without Splunk.
     HecReceiver(hec_receiver::HecReceiverArgs),
+    /// Serve a Logs Ingestion API and Entra ID token stand-in, to try a sentinel sink without Azure.
+    SentinelReceiver(sentinel_receiver::SentinelReceiverArgs),
     /// Measure export speed and cost against the emulator and real peers (docs/performance.md).
     Bench(bench::BenchArgs),
 }
@@ -149,6 +152,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trust(args) => trust::trust(args).await,
         Command::Backfill(args) => backfill::backfill(args).await,
         Command::HecReceiver(args) => hec_receiver::hec_receiver(args).await,
+        Command::SentinelReceiver(args) => sentinel_receiver::sentinel_receiver(args).await,
         Command::Bench(args) => bench::bench(args).await,
     }
 }
