@@ -73,6 +73,10 @@ pub enum Command {
         /// Where the output and state go (emptied first).
         #[arg(long, default_value = "demo-out")]
         out: PathBuf,
+        /// Also export to an in-process Microsoft Sentinel stand-in (Logs Ingestion API and
+        /// Entra ID token endpoint, over HTTPS) into sentinel.jsonl.
+        #[arg(long)]
+        sentinel: bool,
     },
     /// Export a time range of a job again (through /search, under its own mark).
     Backfill(backfill::BackfillArgs),
@@ -147,7 +151,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { config, check } => validate::validate(&config, check).await,
         Command::Status { config, json } => status::status(&config, json),
         Command::Vacuum { config } => vacuum::vacuum(&config),
-        Command::Demo { records, out } => demo::demo(records, &out).await,
+        Command::Demo { records, out, sentinel } => demo::demo(records, &out, sentinel).await,
         Command::Emulate(args) => emulate::emulate(args).await,
         Command::Trust(args) => trust::trust(args).await,
         Command::Backfill(args) => backfill::backfill(args).await,
