@@ -21,6 +21,8 @@
 mod answer;
 mod config;
 pub mod receiver;
+#[cfg(test)]
+mod tests;
 mod token;
 
 pub use config::{SentinelConfig, MAX_CALL_BYTES};

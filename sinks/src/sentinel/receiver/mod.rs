@@ -89,6 +89,8 @@ pub enum Fault {
     Throttle { status: u16, duration: Duration, retry_after: u64 },
     /// Answer the next ingestion call with this status and an error body, taking nothing.
     Status(u16),
+    /// Serve the next ingestion call normally (so that a `Status` after it hits a later one).
+    Pass,
 }
 
 /// What the receiver has answered.
@@ -134,7 +136,8 @@ pub(crate) struct State {
     pub(crate) throttle: Option<(u16, Instant, u64)>,
     /// While throttled: no call should come before this.
     pub(crate) not_before: Option<Instant>,
-    pub(crate) scripted: VecDeque<u16>,
+    /// Per coming ingestion call: a status to answer instead, or `None` to serve it.
+    pub(crate) scripted: VecDeque<Option<u16>>,
     /// Issued tokens: value → (audience, expiry).
     pub(crate) tokens: HashMap<String, (String, Instant)>,
     pub(crate) ids: Vec<String>,
@@ -185,8 +188,14 @@ impl Receiver {
             Fault::Throttle { status, duration, retry_after } => {
                 state.throttle = Some((status, Instant::now() + duration, retry_after))
             }
-            Fault::Status(status) => state.scripted.push_back(status),
+            Fault::Status(status) => state.scripted.push_back(Some(status)),
+            Fault::Pass => state.scripted.push_back(None),
         }
+    }
+
+    /// Forgets every token granted so far: calls with them get 401, as after a key rollover.
+    pub fn revoke_tokens(&self) {
+        self.inner.state().tokens.clear();
     }
 
     /// Gives the app its role on the DCR (`true`, the default) or takes it away (403s).

@@ -294,7 +294,7 @@ async fn ingest(inner: &Inner, dcr: &str, stream: &str, req: Request<Incoming>) 
     };
     let mut state = inner.state();
     let state = &mut *state;
-    if let Some(status) = state.scripted.pop_front() {
+    if let Some(Some(status)) = state.scripted.pop_front() {
         return error(status, "ScriptedFailure", "A failure scripted by a test.");
     }
     state.stats.largest_call = state.stats.largest_call.max(body.len());
