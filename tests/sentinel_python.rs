@@ -2,7 +2,8 @@
 //! in at its token endpoint (through MSAL's OpenID metadata) and `azure-monitor-ingestion`
 //! uploads rows, which the stand-in takes exactly as it takes the sink's; its refusals
 //! (a wrong secret, no role on the DCR) reach that client as Azure's errors, and its
-//! throttling is waited out by azure-core's retry policy as long as `Retry-After` says.
+//! throttling is waited out by azure-core's retry policy as long as `Retry-After` says;
+//! MSAL's certificate credential (a PS256 client assertion) is taken as the sink's is.
 //! The peer: scripts/peers/azure-ingestion.sh; the client script: tests/fixtures/sentinel_upload.py.
 
 mod common;
@@ -140,4 +141,16 @@ async fn microsofts_client_gets_entra_and_azure_monitor_errors() {
     assert!(!ok);
     assert!(stderr.contains("OperationFailed") && stderr.contains("does not have access to ingest data"), "{stderr}");
     assert_eq!(s.receiver.row_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn microsofts_client_logs_in_with_a_certificate_as_the_sink_does() {
+    let pem = Path::new(env!("CARGO_MANIFEST_DIR")).join("sinks/src/sentinel/testdata/app.pem");
+    let der = sinks::sentinel::receiver::certificate_der(&std::fs::read_to_string(&pem).unwrap()).unwrap();
+    let config = ReceiverConfig { client_certificate: Some(der), ..ReceiverConfig::new(TENANT, CLIENT, SECRET, DCR) };
+    let s = stand_in(config).await;
+    let (ok, stderr) = upload(&s, &format!("cert:{}", pem.display()), &rows_json(&events(10))).await;
+    assert!(ok, "{stderr}");
+    let stats = s.receiver.stats();
+    assert_eq!((stats.rows, stats.tokens), (10, 1), "{stats:?}");
 }

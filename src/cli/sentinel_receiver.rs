@@ -2,7 +2,7 @@
 //! the Entra ID token endpoint, so a person can try a `sentinel` sink (credentials, DCR,
 //! limits, throttling) before pointing it at Azure.
 
-use sinks::sentinel::receiver::{Fault, Receiver, ReceiverConfig};
+use sinks::sentinel::receiver::{certificate_der, Fault, Receiver, ReceiverConfig};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,6 +21,10 @@ pub struct SentinelReceiverArgs {
     pub client_id: String,
     #[arg(long)]
     pub client_secret: String,
+    /// A PEM file with a certificate registered with the app: client assertions signed by
+    /// its key are taken too (a sink's `client_certificate`).
+    #[arg(long)]
+    pub client_certificate: Option<PathBuf>,
     #[arg(long)]
     pub dcr_immutable_id: String,
     #[arg(long, default_value = "Custom-NetwrixAuditor_CL")]
@@ -50,7 +54,16 @@ pub struct SentinelReceiverArgs {
 }
 
 pub async fn sentinel_receiver(args: SentinelReceiverArgs) -> anyhow::Result<ExitCode> {
+    let client_certificate = match &args.client_certificate {
+        Some(path) => {
+            let pem =
+                std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            Some(certificate_der(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
+        }
+        None => None,
+    };
     let config = ReceiverConfig {
+        client_certificate,
         stream: args.stream.clone(),
         token_lifetime: args.token_lifetime,
         tls: !args.http,

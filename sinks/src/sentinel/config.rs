@@ -4,14 +4,40 @@
 use crate::hec::HecTls;
 use crate::{Duration, Secret};
 use serde::{Deserialize, Deserializer};
+use std::path::PathBuf;
 
 /// The Logs Ingestion API's limit on one call, which every request stays under.
 pub const MAX_CALL_BYTES: usize = 1 << 20;
 
-/// Settings of one [`SentinelSink`](super::SentinelSink).
+/// Settings of one [`SentinelSink`](super::SentinelSink): its [keys](SentinelKeys), checked
+/// together (exactly one credential) while the config loads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "SentinelKeys")]
+pub struct SentinelConfig(SentinelKeys);
+
+impl TryFrom<SentinelKeys> for SentinelConfig {
+    type Error = String;
+
+    fn try_from(keys: SentinelKeys) -> Result<Self, String> {
+        match (&keys.client_secret, &keys.client_certificate) {
+            (Some(_), None) | (None, Some(_)) => Ok(SentinelConfig(keys)),
+            _ => Err("set one of client_secret and client_certificate (the app's credential)".into()),
+        }
+    }
+}
+
+impl std::ops::Deref for SentinelConfig {
+    type Target = SentinelKeys;
+
+    fn deref(&self) -> &SentinelKeys {
+        &self.0
+    }
+}
+
+/// The `[[sink]]` keys of `type = "sentinel"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SentinelConfig {
+pub struct SentinelKeys {
     /// The data collection endpoint's (or the DCR's own) logs ingestion URL,
     /// `https://my-dce-a1b2.westeurope-1.ingest.monitor.azure.com`.
     #[serde(deserialize_with = "https_base")]
@@ -26,7 +52,12 @@ pub struct SentinelConfig {
     /// The app registration's application (client) id.
     pub client_id: String,
     /// The app's client secret, usually `${SENTINEL_CLIENT_SECRET}` or `${file:/etc/…}`.
-    pub client_secret: Secret,
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// Or a PEM file holding the certificate registered with the app and its RSA private key:
+    /// the sink then signs a client assertion instead of sending a secret.
+    #[serde(default)]
+    pub client_certificate: Option<PathBuf>,
     /// Where tokens come from: `{authority_host}/{tenant_id}/oauth2/v2.0/token`. Another
     /// cloud's host for a sovereign cloud (`https://login.microsoftonline.us`).
     #[serde(default = "default_authority_host", deserialize_with = "https_base")]
@@ -51,7 +82,7 @@ pub struct SentinelConfig {
     pub tls: HecTls,
 }
 
-impl SentinelConfig {
+impl SentinelKeys {
     /// The ingestion URL of this sink's DCR and stream.
     pub fn ingestion_url(&self) -> String {
         format!(

@@ -19,13 +19,14 @@
 //! its rows with the same `AuditbridgeId`, which a query can drop (docs/sentinel.md).
 
 mod answer;
+mod cert;
 mod config;
 pub mod receiver;
 #[cfg(test)]
 mod tests;
 mod token;
 
-pub use config::{SentinelConfig, MAX_CALL_BYTES};
+pub use config::{SentinelConfig, SentinelKeys, MAX_CALL_BYTES};
 
 use crate::format::sentinel as rows;
 use crate::hec::progress::{BatchKey, Progress};

@@ -130,3 +130,26 @@ async fn a_record_larger_than_a_call_is_cut_with_a_marker_and_delivered() {
     assert_eq!(stats.truncated_values, 0, "nothing left for Azure to truncate");
     assert!(stats.largest_json < 1_000_000);
 }
+
+#[tokio::test]
+async fn a_certificate_signs_the_token_request_instead_of_a_secret() {
+    let keys = tempfile::tempdir().unwrap();
+    let (pem, der) = super::cert::tests::rsa_pem(keys.path(), false);
+    let config = ReceiverConfig { client_certificate: Some(der.to_vec()), ..ReceiverConfig::new("t", "c", "s", DCR) };
+    let (receiver, running, dir) = stand_in(config).await;
+    let with_cert = serde_json::json!({ "client_secret": null, "client_certificate": pem });
+    let mut signed = sink(&running, &dir, with_cert);
+    signed.open(None).await.unwrap();
+    let batch = events(5);
+    signed.deliver(&batch).await.unwrap();
+    assert_eq!(receiver.ids(), ids(&batch));
+    assert_eq!(receiver.stats().tokens, 1);
+
+    // A certificate the app does not know.
+    let other = tempfile::tempdir().unwrap();
+    let (other_pem, _) = super::cert::tests::rsa_pem(other.path(), true);
+    let mut stranger =
+        sink(&running, &dir, serde_json::json!({ "client_secret": null, "client_certificate": other_pem }));
+    let Err(SinkError::Fatal(m)) = stranger.open(None).await else { panic!("fatal") };
+    assert!(m.contains("AADSTS700027") && m.contains("check client_certificate"), "{m}");
+}

@@ -2,14 +2,16 @@
 //! expire.
 //!
 //! `POST {authority_host}/{tenant_id}/oauth2/v2.0/token` with `grant_type=client_credentials`,
-//! `client_id`, `client_secret` and `scope`, form-encoded, as the Microsoft identity
-//! platform documents; the answer's `access_token` is sent as `Authorization: Bearer` and
+//! `client_id`, `scope` and `client_secret` (or a signed client assertion, [`cert`](super::cert)),
+//! form-encoded, as the Microsoft identity platform documents; the answer's `access_token` is sent as `Authorization: Bearer` and
 //! kept until half its lifetime or five minutes before its end (whichever comes first) so
 //! that a batch never goes out with a token about to lapse. A token the API refuses (401)
 //! is dropped and a new one asked for.
 
+use super::cert::{ClientCertificate, ASSERTION_TYPE};
 use super::config::SentinelConfig;
 use crate::hec::transport::chain;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// A token and when to stop using it.
@@ -32,23 +34,74 @@ pub(crate) enum TokenError {
     Refused(String),
 }
 
+/// How the app proves itself.
+#[derive(Debug)]
+enum Credential {
+    Secret(crate::Secret),
+    /// The PEM file, read at the first token request.
+    Certificate(PathBuf, Option<ClientCertificate>),
+    Missing,
+}
+
 /// Asks for tokens and keeps the current one.
 #[derive(Debug)]
 pub(crate) struct TokenSource {
     url: String,
-    form: String,
+    client_id: String,
+    scope: String,
+    credential: Credential,
     cached: Option<Token>,
 }
 
 impl TokenSource {
     pub fn new(config: &SentinelConfig) -> TokenSource {
-        let form = form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &config.client_id),
-            ("client_secret", config.client_secret.expose()),
-            ("scope", &config.scope),
-        ]);
-        TokenSource { url: config.token_url(), form, cached: None }
+        let credential = match (&config.client_secret, &config.client_certificate) {
+            (_, Some(path)) => Credential::Certificate(path.clone(), None),
+            (Some(secret), None) => Credential::Secret(secret.clone()),
+            // The config refuses this at load.
+            (None, None) => Credential::Missing,
+        };
+        TokenSource {
+            url: config.token_url(),
+            client_id: config.client_id.clone(),
+            scope: config.scope.clone(),
+            credential,
+            cached: None,
+        }
+    }
+
+    /// The form of a token request: a new assertion each time with a certificate.
+    fn form(&mut self) -> Result<String, TokenError> {
+        let mut pairs = vec![("grant_type", "client_credentials".to_owned()), ("client_id", self.client_id.clone())];
+        match &mut self.credential {
+            Credential::Secret(secret) => pairs.push(("client_secret", secret.expose().to_owned())),
+            Credential::Missing => {
+                return Err(TokenError::Refused("set one of client_secret and client_certificate".into()))
+            }
+            Credential::Certificate(path, loaded) => {
+                if loaded.is_none() {
+                    *loaded = Some(ClientCertificate::load(path).map_err(TokenError::Refused)?);
+                }
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                let cert =
+                    loaded.as_ref().ok_or_else(|| TokenError::Refused("client_certificate not loaded".into()))?;
+                let assertion =
+                    cert.assertion(&self.client_id, &self.url, now.as_secs()).map_err(TokenError::Refused)?;
+                pairs.push(("client_assertion_type", ASSERTION_TYPE.to_owned()));
+                pairs.push(("client_assertion", assertion));
+            }
+        }
+        pairs.push(("scope", self.scope.clone()));
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Ok(form(&pairs))
+    }
+
+    /// The config key that holds the credential, for messages.
+    fn credential_key(&self) -> &'static str {
+        match self.credential {
+            Credential::Secret(_) | Credential::Missing => "client_secret",
+            Credential::Certificate(..) => "client_certificate",
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -72,12 +125,13 @@ impl TokenSource {
         self.cached = None;
     }
 
-    async fn fetch(&self, http: &reqwest::Client) -> Result<Token, TokenError> {
+    async fn fetch(&mut self, http: &reqwest::Client) -> Result<Token, TokenError> {
         let what = format!("POST {}", self.url);
+        let form = self.form()?;
         let response = http
             .post(&self.url)
             .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(self.form.clone())
+            .body(form)
             .send()
             .await
             .map_err(|e| TokenError::Unavailable(format!("{what}: {}", chain(&e))))?;
@@ -86,13 +140,13 @@ impl TokenSource {
             .bytes()
             .await
             .map_err(|e| TokenError::Unavailable(format!("{what}: reading the answer: {}", chain(&e))))?;
-        let started = Instant::now();
-        parse(status, &body, &what, started)
+        parse(status, &body, &what, Instant::now(), self.credential_key())
     }
 }
 
 /// The token endpoint's answer: a token, or an error for a person or for a retry.
-pub(crate) fn parse(status: u16, body: &[u8], what: &str, now: Instant) -> Result<Token, TokenError> {
+/// `credential` names the key of the credential sent, for the hint.
+pub(crate) fn parse(status: u16, body: &[u8], what: &str, now: Instant, credential: &str) -> Result<Token, TokenError> {
     #[derive(serde::Deserialize)]
     struct Granted {
         access_token: String,
@@ -128,6 +182,9 @@ pub(crate) fn parse(status: u16, body: &[u8], what: &str, now: Instant) -> Resul
         return Err(TokenError::Unavailable(message));
     }
     let hint = match refused.error.as_str() {
+        "invalid_client" if credential == "client_certificate" => {
+            "check client_certificate: the certificate uploaded to the app registration, with its private key, not expired"
+        }
         "invalid_client" => "check client_secret: it must be the secret's value, not its id, and not expired",
         "unauthorized_client" => "check client_id: no such application in this tenant",
         "invalid_scope" => "check scope: it must be the Azure Monitor resource with /.default",
@@ -178,24 +235,26 @@ mod tests {
     #[test]
     fn a_token_is_renewed_before_it_lapses() {
         let now = Instant::now();
-        let t = parse(200, br#"{"token_type":"Bearer","expires_in":3599,"access_token":"x"}"#, "w", now).unwrap();
+        let t =
+            parse(200, br#"{"token_type":"Bearer","expires_in":3599,"access_token":"x"}"#, "w", now, "client_secret")
+                .unwrap();
         assert_eq!((t.value.as_str(), t.renew_at), ("x", now + Duration::from_secs(3299)));
-        let t = parse(200, br#"{"expires_in":"5","access_token":"y"}"#, "w", now).unwrap();
+        let t = parse(200, br#"{"expires_in":"5","access_token":"y"}"#, "w", now, "client_secret").unwrap();
         assert_eq!(t.renew_at, now + Duration::from_millis(2500));
     }
 
     #[test]
     fn refusals_name_what_to_check() {
         let body = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1"}"#;
-        let Err(TokenError::Refused(m)) = parse(401, body, "POST u", Instant::now()) else { panic!() };
+        let Err(TokenError::Refused(m)) = parse(401, body, "POST u", Instant::now(), "client_secret") else { panic!() };
         assert_eq!(
             m,
             "POST u: HTTP 401: invalid_client: AADSTS7000215: Invalid client secret provided.; check client_secret: \
              it must be the secret's value, not its id, and not expired"
         );
         let body = br#"{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'x' not found."}"#;
-        let Err(TokenError::Refused(m)) = parse(400, body, "POST u", Instant::now()) else { panic!() };
+        let Err(TokenError::Refused(m)) = parse(400, body, "POST u", Instant::now(), "client_secret") else { panic!() };
         assert!(m.ends_with("check tenant_id and authority_host: no such tenant there"), "{m}");
-        assert!(matches!(parse(503, b"", "POST u", Instant::now()), Err(TokenError::Unavailable(_))));
+        assert!(matches!(parse(503, b"", "POST u", Instant::now(), "client_secret"), Err(TokenError::Unavailable(_))));
     }
 }

@@ -9,7 +9,9 @@
 //!   `grant_type`, `client_id`, `client_secret`, `scope` ending in `/.default`), answering
 //!   `{"token_type":"Bearer","expires_in":N,"ext_expires_in":N,"access_token":"…"}` or Entra's
 //!   errors (`invalid_client` AADSTS7000215, `unauthorized_client` AADSTS700016,
-//!   `invalid_request` AADSTS90002, `invalid_scope`, `unsupported_grant_type`); and
+//!   `invalid_request` AADSTS90002, `invalid_scope`, `unsupported_grant_type`), or with a
+//!   client assertion signed by a registered certificate's key (AADSTS700027 when the
+//!   signature or thumbprint is wrong, AADSTS700024 when out of its time range); and
 //!   `GET /{tenant}/v2.0/.well-known/openid-configuration`, which MSAL reads first.
 //! - `POST /dataCollectionRules/{dcr}/streams/{stream}?api-version=2023-01-01`: a Bearer token
 //!   it issued for the Azure Monitor audience and not expired (else 401), the app's role on the
@@ -42,6 +44,9 @@ pub struct ReceiverConfig {
     pub tenant_id: String,
     pub client_id: String,
     pub client_secret: String,
+    /// The DER of a certificate registered with the app: client assertions signed by its key
+    /// are taken too (`private_key_jwt`).
+    pub client_certificate: Option<Vec<u8>>,
     pub dcr_immutable_id: String,
     pub stream: String,
     /// The scope tokens must be asked for (their audience is it without `/.default`).
@@ -68,6 +73,7 @@ impl ReceiverConfig {
             tenant_id: tenant_id.into(),
             client_id: client_id.into(),
             client_secret: client_secret.into(),
+            client_certificate: None,
             dcr_immutable_id: dcr_immutable_id.into(),
             stream: "Custom-NetwrixAuditor_CL".into(),
             scope: "https://monitor.azure.com//.default".into(),
@@ -81,11 +87,21 @@ impl ReceiverConfig {
     }
 }
 
+/// The DER of the first certificate in `pem` (for [`ReceiverConfig::client_certificate`]).
+pub fn certificate_der(pem: &str) -> Result<Vec<u8>, String> {
+    use rustls::pki_types::pem::PemObject;
+    match rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()).next() {
+        Some(Ok(der)) => Ok(der.to_vec()),
+        Some(Err(e)) => Err(format!("not a PEM certificate: {e}")),
+        None => Err("no CERTIFICATE in it".into()),
+    }
+}
+
 /// A failure to play, scripted by a test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// For this long from now, answer every ingestion call `status` (429 or 503) with
-    /// `Retry-After: retry_after` seconds.
+    /// For this long from the next ingestion call on, answer every ingestion call `status`
+    /// (429 or 503) with `Retry-After: retry_after` seconds.
     Throttle { status: u16, duration: Duration, retry_after: u64 },
     /// Answer the next ingestion call with this status and an error body, taking nothing.
     Status(u16),
@@ -133,7 +149,8 @@ pub(crate) struct Inner {
 
 pub(crate) struct State {
     pub(crate) role: bool,
-    pub(crate) throttle: Option<(u16, Instant, u64)>,
+    /// Status, how long, Retry-After, and since when (the first call it answered).
+    pub(crate) throttle: Option<(u16, Duration, u64, Option<Instant>)>,
     /// While throttled: no call should come before this.
     pub(crate) not_before: Option<Instant>,
     /// Per coming ingestion call: a status to answer instead, or `None` to serve it.
@@ -186,7 +203,7 @@ impl Receiver {
         let mut state = self.inner.state();
         match fault {
             Fault::Throttle { status, duration, retry_after } => {
-                state.throttle = Some((status, Instant::now() + duration, retry_after))
+                state.throttle = Some((status, duration, retry_after, None))
             }
             Fault::Status(status) => state.scripted.push_back(Some(status)),
             Fault::Pass => state.scripted.push_back(None),

@@ -5,12 +5,14 @@
 use super::{Inner, State};
 use crate::format::sentinel::{ColumnType, MAX_VALUE};
 use crate::hec::receiver::server::Answer;
+use crate::sentinel::cert::{self, Refusal, ASSERTION_TYPE};
 use bytes::Bytes;
 use flate2::read::GzDecoder;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HOST, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
+use rustls::pki_types::CertificateDer;
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Instant;
@@ -136,15 +138,34 @@ async fn token(inner: &Inner, tenant: &str, req: Request<Incoming>) -> Reply {
             &format!("Application with identifier '{client}' was not found in the directory '{tenant}'."),
         );
     }
-    if field("client_assertion").is_some() {
-        return aad_error(
-            401,
-            "invalid_client",
-            700027,
-            "Client assertion failed signature validation (this stand-in takes client secrets only).",
-        );
-    }
-    if field("client_secret") != Some(c.client_secret.as_str()) {
+    if let Some(assertion) = field("client_assertion") {
+        if field("client_assertion_type") != Some(ASSERTION_TYPE) {
+            return aad_error(400, "invalid_request", 50027, "Invalid client_assertion_type.");
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let path = format!("/{tenant}/oauth2/v2.0/token");
+        let checked = match &c.client_certificate {
+            None => Err(Refusal::Signature),
+            Some(der) => cert::verify(assertion, &CertificateDer::from(der.as_slice()), client, &path, now),
+        };
+        match checked {
+            Ok(()) => {}
+            Err(Refusal::Signature) => {
+                return aad_error(
+                    401,
+                    "invalid_client",
+                    700027,
+                    "Client assertion failed signature validation: no certificate registered with the app matches.",
+                )
+            }
+            Err(Refusal::Expired) => {
+                return aad_error(401, "invalid_client", 700024, "Client assertion is not within its valid time range.")
+            }
+            Err(Refusal::Malformed(why)) => {
+                return aad_error(400, "invalid_request", 50027, &format!("JWT token is invalid or malformed: {why}."))
+            }
+        }
+    } else if field("client_secret") != Some(c.client_secret.as_str()) {
         return aad_error(
             401,
             "invalid_client",
@@ -333,11 +354,13 @@ async fn ingest(inner: &Inner, dcr: &str, stream: &str, req: Request<Incoming>) 
 
 /// The throttling answer while a [`Fault::Throttle`](super::Fault) lasts.
 fn throttled(state: &mut State) -> Option<Reply> {
-    let (status, until, retry_after) = state.throttle?;
-    if Instant::now() >= until {
+    let (status, duration, retry_after, since) = state.throttle?;
+    let since = since.unwrap_or_else(Instant::now);
+    if since.elapsed() >= duration {
         state.throttle = None;
         return None;
     }
+    state.throttle = Some((status, duration, retry_after, Some(since)));
     state.not_before = Some(Instant::now() + std::time::Duration::from_secs(retry_after));
     let mut answer = if status == 503 {
         error(503, "ServiceUnavailable", "The service is temporarily unavailable. Retry after the time in Retry-After.")
