@@ -201,3 +201,71 @@ fn the_shipped_dcr_and_table_declare_exactly_the_columns_the_sink_writes() {
     let dcr = of("Microsoft.Insights/dataCollectionRules");
     assert_eq!(columns(&dcr["properties"]["streamDeclarations"]["Custom-NetwrixAuditor_CL"]["columns"]), want);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sentinel_receiver_command_serves_and_validate_check_gets_a_token_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let ca = dir.path().join("ca.pem");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_auditbridge"))
+        .args(["sentinel-receiver", "--listen", &format!("127.0.0.1:{port}"), "--tenant-id", TENANT])
+        .args(["--client-id", CLIENT, "--client-secret", SECRET, "--dcr-immutable-id", DCR, "--cert-out"])
+        .arg(&ca)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _stop = KillOnDrop(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ca.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let url = format!("https://127.0.0.1:{port}");
+    let sink = format!(
+        "[[sink]]\nname = \"sentinel\"\ntype = \"sentinel\"\nendpoint = \"{url}\"\nauthority_host = \"{url}\"\n\
+         dcr_immutable_id = \"{DCR}\"\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\n\
+         client_secret = \"${{SENTINEL_SECRET}}\"\n[sink.tls]\nca_file = \"{}\"\n",
+        ca.display()
+    );
+    let config = write_config(dir.path(), &config_text(dir.path(), "http://127.0.0.1:9", "", &sink));
+    let validate = |secret: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_auditbridge"))
+            .args(["validate", "--config"])
+            .arg(&config)
+            .env("SENTINEL_SECRET", secret)
+            .output()
+            .unwrap()
+    };
+    let out = validate(SECRET);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("sink sentinel (sentinel) -> {url} (DCR {DCR}, stream Custom-NetwrixAuditor_CL")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(SECRET), "{stdout}");
+    let check = move |secret: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_auditbridge"))
+            .args(["validate", "--check", "--config"])
+            .arg(&config)
+            .env("SENTINEL_SECRET", secret)
+            .output()
+            .unwrap()
+    };
+    let (good, bad) = tokio::task::spawn_blocking(move || (check(SECRET), check("wrong"))).await.unwrap();
+    let (good, bad) =
+        (String::from_utf8_lossy(&good.stdout).into_owned(), String::from_utf8_lossy(&bad.stdout).into_owned());
+    assert!(
+        good.contains("check sink sentinel: a token for https://monitor.azure.com//.default was granted"),
+        "{good}"
+    );
+    assert!(bad.contains("check sink sentinel: FAILED") && bad.contains("AADSTS7000215"), "{bad}");
+}
+
+/// Kills (by its own pid) and reaps the child when the test ends, passed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
