@@ -94,7 +94,7 @@ async fn hundred_thousand_records_arrive_once_in_gzip_calls_under_1_mb_while_tok
     assert_eq!(stats.expired_tokens, 0, "no call with an expired token");
     // A token lives 5 s and is renewed at half its life.
     let lifetimes = (took.as_secs_f64() / 5.0).floor() as u64;
-    assert!(stats.tokens > lifetimes, "{} tokens in {took:?}", stats.tokens);
+    assert!(stats.tokens >= 2 && stats.tokens > lifetimes, "{} tokens in {took:?}", stats.tokens);
     assert_eq!((stats.undeclared_columns, stats.mistyped_values, stats.truncated_values), (0, 0, 0));
     eprintln!(
         "100,000 rows in {} calls, {took:?}, {} tokens, largest call {} bytes of JSON",
