@@ -41,12 +41,13 @@ async fn sigkill_three_times_during_200_000_records_loses_nothing() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(std::process::id().into());
     for kill in 0..KILLS {
         let mut child = spawn_run(&config, false);
-        let before = receiver.row_count();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while receiver.row_count() <= before && Instant::now() < deadline {
+        // Spread over the export: at a random moment past a quarter, a half, three quarters.
+        let target = (kill as u64 + 1) * RECORDS as u64 / 4;
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while receiver.row_count() < target && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(rng.random_range(0..1500))).await;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..500))).await;
         child.kill().expect("SIGKILL");
         tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
         eprintln!("kill {}: {} rows accepted", kill + 1, receiver.row_count());
