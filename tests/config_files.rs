@@ -10,6 +10,7 @@ fn validate(path: &std::path::Path) -> std::process::Output {
         .env("NETWRIX_PASSWORD", "not-printed-anywhere")
         .env("SPLUNK_HEC_TOKEN", "not-printed-anywhere")
         .env("KAFKA_PASSWORD", "not-printed-anywhere")
+        .env("SENTINEL_CLIENT_SECRET", "not-printed-anywhere")
         .output()
         .unwrap()
 }

@@ -11,6 +11,8 @@ pub mod format;
 pub mod hec;
 pub mod kafka;
 mod secret;
+// Microsoft Sentinel through the Logs Ingestion API (issue 20).
+pub mod sentinel;
 pub mod stdout;
 // Syslog with CEF and LEEF (issue 5).
 pub mod arcsight;

@@ -1,7 +1,9 @@
 //! `auditbridge demo`: the whole path with no setup. An in-process emulator serves
 //! generated records over HTTPS; a job exports them into file sinks under the output
 //! folder (JSON lines, CEF in both profiles, LEEF), and into an in-process Splunk HEC
-//! receiver with indexer acknowledgement, while a progress bar runs; a summary closes.
+//! receiver with indexer acknowledgement (and, with `--sentinel`, into an in-process Logs
+//! Ingestion stand-in with its Entra ID token endpoint), while a progress bar runs; a
+//! summary closes.
 
 use crate::config;
 use crate::pipeline::{self, RunOptions};
@@ -9,6 +11,7 @@ use crate::shutdown;
 use indicatif::{ProgressBar, ProgressStyle};
 use netwrix::emulator::{Emulator, EmulatorConfig};
 use sinks::hec::receiver::{Receiver, ReceiverConfig};
+use sinks::sentinel::receiver as sentinel;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering::Relaxed;
@@ -18,8 +21,10 @@ const USER: &str = "CORP\\demo";
 const PASSWORD: &str = "demo-password";
 /// The token the demo's in-process Splunk HEC receiver accepts.
 const HEC_TOKEN: &str = "5a3b6c1e-0d2f-4e8a-9b7c-1f2e3d4c5b6a";
+/// The tenant of the demo's Sentinel stand-in.
+const SENTINEL_TENANT: &str = "00000000-0000-4000-8000-000000000d30";
 
-pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
+pub async fn demo(records: usize, out: &Path, with_sentinel: bool) -> anyhow::Result<ExitCode> {
     if out.exists() {
         std::fs::remove_dir_all(out).map_err(|e| anyhow::anyhow!("cannot empty {}: {e}", out.display()))?;
     }
@@ -50,6 +55,20 @@ pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
     println!("splunk hec receiver: {} (indexer acknowledgement on)", hec_running.base_url);
     let mut toml = demo_config(out, &running.base_url, &fingerprint);
     toml.push_str(&splunk_sink(&hec_running.base_url));
+    let sentinel = if with_sentinel {
+        let receiver = sentinel::Receiver::new(sentinel::ReceiverConfig {
+            output: Some(out.join("sentinel.jsonl")),
+            ..sentinel::ReceiverConfig::new(SENTINEL_TENANT, "demo-client", "demo-secret", "dcr-demo")
+        })?;
+        let running = receiver.serve("127.0.0.1:0".parse()?).await?;
+        let ca = out.join("sentinel-ca.pem");
+        std::fs::write(&ca, running.cert_pem.as_deref().unwrap_or_default())?;
+        println!("sentinel stand-in: {} (Logs Ingestion API and Entra ID token endpoint)", running.base_url);
+        toml.push_str(&sentinel_sink(&running.base_url, &ca));
+        Some((receiver, running))
+    } else {
+        None
+    };
     std::fs::write(out.join("demo.toml"), &toml)?;
     let config = config::parse(&toml, "demo.toml")?;
     let store = pipeline::open_handle(&config)?;
@@ -82,6 +101,13 @@ pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
     let seconds = started.elapsed().as_secs_f64();
     running.shutdown().await;
     hec_running.shutdown().await;
+    let sentinel = match sentinel {
+        Some((receiver, running)) => {
+            running.shutdown().await;
+            Some(receiver)
+        }
+        None => None,
+    };
 
     let store = pipeline::open_store(&config)?;
     let jobs = store.jobs()?;
@@ -94,6 +120,17 @@ pub async fn demo(records: usize, out: &Path) -> anyhow::Result<ExitCode> {
         println!("delivered: {} to sink {:?}", s.delivered_total, s.name);
     }
     println!("splunk:    {} events indexed by the HEC receiver", hec.indexed_count());
+    if let Some(receiver) = &sentinel {
+        let stats = receiver.stats();
+        println!(
+            "sentinel:  {} rows taken in {} gzip calls (largest {} KB of JSON), {} token(s) -> {}",
+            stats.rows,
+            stats.calls,
+            stats.largest_json / 1000,
+            stats.tokens,
+            out.join("sentinel.jsonl").display()
+        );
+    }
     println!("seconds:   {seconds:.1}");
     println!("rate:      {:.0} records/s", fetched as f64 / seconds.max(1e-9));
     println!("output:    {}", out.join("records.jsonl").display());
@@ -180,6 +217,26 @@ type = "splunk_hec"
 url = "{url}"
 token = "{HEC_TOKEN}"
 ack = true
+"#
+    )
+}
+
+/// The demo's `sentinel` sink into the in-process stand-in, trusting its certificate.
+fn sentinel_sink(url: &str, ca: &Path) -> String {
+    let ca = ca.display().to_string().replace('\\', "\\\\");
+    format!(
+        r#"
+[[sink]]
+name = "sentinel"
+type = "sentinel"
+endpoint = "{url}"
+authority_host = "{url}"
+dcr_immutable_id = "dcr-demo"
+tenant_id = "{SENTINEL_TENANT}"
+client_id = "demo-client"
+client_secret = "demo-secret"
+[sink.tls]
+ca_file = "{ca}"
 "#
     )
 }

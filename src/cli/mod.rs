@@ -8,6 +8,7 @@ mod hec_receiver;
 mod import_mark;
 mod preview;
 mod run;
+mod sentinel_receiver;
 mod status;
 mod trust;
 mod vacuum;
@@ -78,6 +79,10 @@ pub enum Command {
         /// Where the output and state go (emptied first).
         #[arg(long, default_value = "demo-out")]
         out: PathBuf,
+        /// Also export to an in-process Microsoft Sentinel stand-in (Logs Ingestion API and
+        /// Entra ID token endpoint, over HTTPS) into sentinel.jsonl.
+        #[arg(long)]
+        sentinel: bool,
     },
     /// Give a job the continuation mark an add-on saved, to take over where it stopped.
     ImportMark(import_mark::ImportMarkArgs),
@@ -91,6 +96,8 @@ pub enum Command {
     Emulate(emulate::EmulateArgs),
     /// Serve a Splunk HTTP Event Collector stand-in, to try a splunk_hec sink without Splunk.
     HecReceiver(hec_receiver::HecReceiverArgs),
+    /// Serve a Logs Ingestion API and Entra ID token stand-in, to try a sentinel sink without Azure.
+    SentinelReceiver(sentinel_receiver::SentinelReceiverArgs),
     /// Measure export speed and cost against the emulator and real peers (docs/performance.md).
     Bench(bench::BenchArgs),
 }
@@ -156,13 +163,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { config, check } => validate::validate(&config, check).await,
         Command::Status { config, json } => status::status(&config, json),
         Command::Vacuum { config } => vacuum::vacuum(&config),
-        Command::Demo { records, out } => demo::demo(records, &out).await,
+        Command::Demo { records, out, sentinel } => demo::demo(records, &out, sentinel).await,
         Command::Emulate(args) => emulate::emulate(args).await,
         Command::Trust(args) => trust::trust(args).await,
         Command::Backfill(args) => backfill::backfill(args).await,
         Command::ImportMark(args) => import_mark::import_mark(args),
         Command::Preview(args) => preview::preview(args).await,
         Command::HecReceiver(args) => hec_receiver::hec_receiver(args).await,
+        Command::SentinelReceiver(args) => sentinel_receiver::sentinel_receiver(args).await,
         Command::Bench(args) => bench::bench(args).await,
     }
 }

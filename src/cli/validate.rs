@@ -58,6 +58,9 @@ pub async fn validate(path: &Path, check: bool) -> anyhow::Result<ExitCode> {
             }
             SinkKind::Arcsight(a) => format!(" -> {} ({:?}, CEF)", a.address, a.mode),
             SinkKind::Qradar(q) => format!(" -> {} over {} (LEEF, log source {:?})", q.address, q.protocol, q.hostname),
+            SinkKind::Sentinel(s) => {
+                format!(" -> {} (DCR {}, stream {}, tenant {})", s.endpoint, s.dcr_immutable_id, s.stream, s.tenant_id)
+            }
         };
         println!("sink {} ({}){detail}: takes {jobs}", sink.name, sink.kind.type_name());
     }

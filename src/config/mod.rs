@@ -354,6 +354,8 @@ pub enum SinkKind {
     Arcsight(sinks::arcsight::ArcsightConfig),
     /// LEEF over syslog to IBM QRadar.
     Qradar(sinks::qradar::QradarConfig),
+    /// Microsoft Sentinel: the Azure Monitor Logs Ingestion API.
+    Sentinel(sinks::sentinel::SentinelConfig),
 }
 
 fn default_true() -> bool {
@@ -371,6 +373,7 @@ impl SinkKind {
             SinkKind::Syslog(_) => "syslog",
             SinkKind::Arcsight(_) => "arcsight",
             SinkKind::Qradar(_) => "qradar",
+            SinkKind::Sentinel(_) => "sentinel",
         }
     }
 }

@@ -129,6 +129,7 @@ pub fn sink_for(sink: &SinkConfig) -> Box<dyn sinks::Sink> {
         SinkKind::Syslog(config) => Box::new(sinks::syslog::SyslogSink::from_config(config)),
         SinkKind::Arcsight(config) => Box::new(config.sink()),
         SinkKind::Qradar(config) => Box::new(config.sink()),
+        SinkKind::Sentinel(config) => Box::new(sinks::sentinel::SentinelSink::new(sink.name.clone(), config.clone())),
     }
 }
 

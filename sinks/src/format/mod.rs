@@ -7,6 +7,7 @@
 pub mod hec;
 pub mod json;
 pub mod record_json;
+pub mod sentinel;
 // CEF and LEEF (issue 5): the formats, their shared helpers, and the per-sink choice.
 pub mod cef;
 pub mod cef_netwrix;

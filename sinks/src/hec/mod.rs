@@ -31,14 +31,16 @@
 //! token without acknowledgement refuses (code 14). Nothing is indexed by any of this.
 
 mod config;
-mod progress;
+// Shared with the Sentinel sink (`crate::sentinel`): per-batch progress, request bodies,
+// TLS trust, error chains.
+pub(crate) mod progress;
 pub mod receiver;
-mod request;
+pub(crate) mod request;
 mod response;
 #[cfg(test)]
 mod tests;
-mod tls;
-mod transport;
+pub(crate) mod tls;
+pub(crate) mod transport;
 
 pub use config::{HecConfig, HecTls};
 

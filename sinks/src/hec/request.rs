@@ -27,6 +27,12 @@ pub(crate) struct Encoded {
 impl Encoded {
     /// Encodes `batch`, replacing what was there.
     pub fn encode(&mut self, batch: &[Event], meta: &Meta<'_>) {
+        self.encode_with(batch, b'\n', |event, out| hec::encode(event, meta, out));
+    }
+
+    /// Encodes `batch` with `encode`, each event followed by `separator`, replacing what
+    /// was there (the Sentinel sink's objects are followed by `,`).
+    pub fn encode_with(&mut self, batch: &[Event], separator: u8, mut encode: impl FnMut(&Event, &mut Vec<u8>)) {
         if self.bytes.capacity() > MAX_KEPT_BUFFER {
             self.bytes = Vec::new();
         }
@@ -34,8 +40,8 @@ impl Encoded {
         self.offsets.clear();
         self.offsets.push(0);
         for event in batch {
-            hec::encode(event, meta, &mut self.bytes);
-            self.bytes.push(b'\n');
+            encode(event, &mut self.bytes);
+            self.bytes.push(separator);
             self.offsets.push(self.bytes.len());
         }
     }

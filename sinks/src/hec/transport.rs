@@ -112,7 +112,7 @@ async fn send(request: reqwest::RequestBuilder, url: &str) -> Result<Answer, Str
 
 /// An error and its causes on one line ("error sending request: connection refused"); a
 /// pinned certificate that did not match says so with both fingerprints.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     if let Some(mismatch) = netwrix::client::trust::find_mismatch(e) {
         return format!("TLS handshake failed: {mismatch}");
     }

@@ -62,6 +62,8 @@ pub enum Scenario {
     Hec,
     /// Kafka, to the tansu broker.
     Kafka,
+    /// Microsoft Sentinel (Logs Ingestion API, HTTPS, Entra ID token), to `auditbridge sentinel-receiver`.
+    Sentinel,
     /// All four at once.
     All,
     /// The file sink plus a syslog sink whose receiver is down: every record stays
@@ -70,8 +72,15 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    const ALL: [Scenario; 6] =
-        [Scenario::File, Scenario::Cef, Scenario::Hec, Scenario::Kafka, Scenario::All, Scenario::Backlog];
+    const ALL: [Scenario; 7] = [
+        Scenario::File,
+        Scenario::Cef,
+        Scenario::Hec,
+        Scenario::Kafka,
+        Scenario::Sentinel,
+        Scenario::All,
+        Scenario::Backlog,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -79,6 +88,7 @@ impl Scenario {
             Scenario::Cef => "cef-syslog",
             Scenario::Hec => "hec-ack",
             Scenario::Kafka => "kafka",
+            Scenario::Sentinel => "sentinel",
             Scenario::All => "all four",
             Scenario::Backlog => "backlog",
         }
@@ -272,6 +282,19 @@ fn run_scenario(
         );
         peers.push(peer);
         live.push("kafka");
+    }
+    if scenario == Scenario::Sentinel {
+        let (peer, ca) = peers::sentinel_receiver(work)?;
+        let url = format!("https://{}", peer.addr);
+        let _ = write!(
+            text,
+            "\n[[sink]]\nname = \"sentinel\"\ntype = \"sentinel\"\nendpoint = {url:?}\nauthority_host = {url:?}\n\
+             dcr_immutable_id = \"dcr-bench\"\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"s\"\n\
+             [sink.tls]\nca_file = {:?}\n",
+            ca.display().to_string()
+        );
+        peers.push(peer);
+        live.push("sentinel");
     }
     if scenario == Scenario::Backlog {
         // Nothing listens there: the sink retries, gives up, and keeps every record spooled.

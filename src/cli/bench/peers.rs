@@ -1,5 +1,5 @@
 //! The processes a benchmark runs against, each started as a child on a free loopback
-//! port and killed when dropped: the emulator, syslog-ng, the HEC receiver and tansu.
+//! port and killed when dropped: the emulator, syslog-ng, the HEC and Sentinel receivers and tansu.
 
 use anyhow::{bail, Context};
 use std::net::{TcpListener, TcpStream};
@@ -73,6 +73,29 @@ pub fn hec_receiver(token: &str, ack_delay: Duration, dir: &Path) -> anyhow::Res
     command.args(["hec-receiver", "--listen", &format!("127.0.0.1:{port}"), "--token", token, "--ack"]);
     command.args(["--ack-delay", &format!("{}ms", ack_delay.as_millis())]);
     start(command, port, &dir.join("hec-receiver.log"), "the HEC receiver", Duration::from_secs(30))
+}
+
+/// `auditbridge sentinel-receiver` over HTTPS (tenant `t`, client `c`, secret `s`, DCR
+/// `dcr-bench`), counting rows only; returns it and its certificate's PEM file.
+pub fn sentinel_receiver(dir: &Path) -> anyhow::Result<(Peer, PathBuf)> {
+    let port = free_port()?;
+    let ca = dir.join("sentinel-receiver-ca.pem");
+    let _ = std::fs::remove_file(&ca);
+    let mut command = Command::new(std::env::current_exe()?);
+    command.args(["sentinel-receiver", "--listen", &format!("127.0.0.1:{port}")]);
+    command.args(["--tenant-id", "t", "--client-id", "c", "--client-secret", "s", "--dcr-immutable-id", "dcr-bench"]);
+    command.arg("--cert-out").arg(&ca);
+    let peer =
+        start(command, port, &dir.join("sentinel-receiver.log"), "the Sentinel receiver", Duration::from_secs(30))?;
+    // The certificate is written just after the port opens.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ca.exists() {
+        if Instant::now() > deadline {
+            bail!("the Sentinel receiver did not write {}", ca.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok((peer, ca))
 }
 
 /// syslog-ng with one TCP source (RFC 6587 octet counting, RFC 5424) writing each

@@ -20,7 +20,7 @@
 
 mod envelope;
 mod protocol;
-mod server;
+pub(crate) mod server;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -147,7 +147,10 @@ impl Receiver {
 
     /// Binds `addr` and serves until the returned handle is shut down or dropped.
     pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<RunningReceiver> {
-        server::start(self.inner.clone(), addr).await
+        let inner = self.inner.clone();
+        let tls = inner.config.tls;
+        let handler: server::Handler = Arc::new(move |req| Box::pin(protocol::handle(inner.clone(), req)));
+        server::start(handler, tls, addr).await
     }
 
     /// Scripts a failure.

@@ -13,20 +13,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use std::io::Read;
 use std::sync::Arc;
 
-/// A reply, or "close the connection without one" (a scripted disconnect).
-pub(crate) type Answer = Result<Response<Full<Bytes>>, Dropped>;
-
-/// The connection is to be closed without answering.
-#[derive(Debug)]
-pub(crate) struct Dropped;
-
-impl std::fmt::Display for Dropped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("scripted disconnect")
-    }
-}
-
-impl std::error::Error for Dropped {}
+use super::server::{Answer, Dropped};
 
 /// Splunk's text for each code.
 fn text(code: u32) -> &'static str {

@@ -1,17 +1,42 @@
 //! The receiver's listener: accepts TCP (or TLS with a self-signed certificate made at
 //! start) and serves HTTP/1.1 with keep-alive, until its handle is shut down or dropped.
+//! It knows nothing of what it serves: the HEC and Sentinel stand-ins hand it their
+//! request handler.
 
-use super::{protocol, Inner};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
+
+/// A reply, or "close the connection without one" (a scripted disconnect).
+pub(crate) type Answer = Result<Response<Full<Bytes>>, Dropped>;
+
+/// What a stand-in answers a request with.
+pub(crate) type Handler = Arc<dyn Fn(Request<Incoming>) -> Pin<Box<dyn Future<Output = Answer> + Send>> + Send + Sync>;
+
+/// The connection is to be closed without answering.
+#[derive(Debug)]
+pub(crate) struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("scripted disconnect")
+    }
+}
+
+impl std::error::Error for Dropped {}
 
 /// A serving receiver. Dropping it stops the server and closes its connections.
 #[derive(Debug)]
@@ -54,8 +79,9 @@ impl Drop for RunningReceiver {
     }
 }
 
-pub(crate) async fn start(inner: Arc<Inner>, addr: SocketAddr) -> std::io::Result<RunningReceiver> {
-    let (acceptor, cert_pem) = if inner.config.tls {
+/// Serves `handler` on `addr` (HTTPS with a self-signed certificate when `tls`).
+pub(crate) async fn start(handler: Handler, tls: bool, addr: SocketAddr) -> std::io::Result<RunningReceiver> {
+    let (acceptor, cert_pem) = if tls {
         let (a, pem) = self_signed()?;
         (Some(a), Some(pem))
     } else {
@@ -71,7 +97,7 @@ pub(crate) async fn start(inner: Arc<Inner>, addr: SocketAddr) -> std::io::Resul
     let scheme = if acceptor.is_some() { "https" } else { "http" };
     let base_url = format!("{scheme}://{}", SocketAddr::new(host, addr.port()));
     let (stop_tx, stop_rx) = oneshot::channel();
-    let task = tokio::spawn(accept_loop(listener, inner, acceptor, stop_rx));
+    let task = tokio::spawn(accept_loop(listener, handler, acceptor, stop_rx));
     Ok(RunningReceiver { addr, base_url, cert_pem, stop: Some(stop_tx), task: Some(task) })
 }
 
@@ -94,7 +120,7 @@ fn self_signed() -> std::io::Result<(TlsAcceptor, String)> {
 
 async fn accept_loop(
     listener: TcpListener,
-    inner: Arc<Inner>,
+    handler: Handler,
     tls: Option<TlsAcceptor>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -105,10 +131,10 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(serve_connection(stream, inner.clone(), tls.clone()));
+                    connections.spawn(serve_connection(stream, handler.clone(), tls.clone()));
                 }
                 Err(e) => {
-                    tracing::debug!(error = %e, "hec receiver: accept failed");
+                    tracing::debug!(error = %e, "receiver: accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
             },
@@ -118,8 +144,8 @@ async fn accept_loop(
     connections.shutdown().await;
 }
 
-async fn serve_connection(stream: TcpStream, inner: Arc<Inner>, tls: Option<TlsAcceptor>) {
-    let service = service_fn(move |req| protocol::handle(inner.clone(), req));
+async fn serve_connection(stream: TcpStream, handler: Handler, tls: Option<TlsAcceptor>) {
+    let service = service_fn(move |req| handler(req));
     let mut http = http1::Builder::new();
     http.keep_alive(true);
     let result = match tls {
@@ -127,12 +153,12 @@ async fn serve_connection(stream: TcpStream, inner: Arc<Inner>, tls: Option<TlsA
         Some(acceptor) => match acceptor.accept(stream).await {
             Ok(stream) => http.serve_connection(TokioIo::new(stream), service).await,
             Err(e) => {
-                tracing::debug!(error = %e, "hec receiver: TLS handshake failed");
+                tracing::debug!(error = %e, "receiver: TLS handshake failed");
                 return;
             }
         },
     };
     if let Err(e) = result {
-        tracing::debug!(error = %e, "hec receiver: connection ended with an error");
+        tracing::debug!(error = %e, "receiver: connection ended with an error");
     }
 }
