@@ -49,6 +49,7 @@ pub async fn validate(path: &Path, check: bool) -> anyhow::Result<ExitCode> {
             }
             SinkKind::Arcsight(a) => format!(" -> {} ({:?}, CEF)", a.address, a.mode),
             SinkKind::Qradar(q) => format!(" -> {} over {} (LEEF, log source {:?})", q.address, q.protocol, q.hostname),
+            SinkKind::Archive(a) => format!(" -> {} (signed by key {})", a.path.display(), a.signing_key.public().id()),
         };
         println!("sink {} ({}){detail}: takes {jobs}", sink.name, sink.kind.type_name());
     }

@@ -347,6 +347,8 @@ pub enum SinkKind {
     Arcsight(sinks::arcsight::ArcsightConfig),
     /// LEEF over syslog to IBM QRadar.
     Qradar(sinks::qradar::QradarConfig),
+    /// A signed, verifiable compliance archive of compressed segments (docs/archive.md).
+    Archive(sinks::archive::ArchiveConfig),
 }
 
 fn default_true() -> bool {
@@ -364,6 +366,7 @@ impl SinkKind {
             SinkKind::Syslog(_) => "syslog",
             SinkKind::Arcsight(_) => "arcsight",
             SinkKind::Qradar(_) => "qradar",
+            SinkKind::Archive(_) => "archive",
         }
     }
 }

@@ -127,6 +127,10 @@ pub fn sink_for(sink: &SinkConfig) -> Box<dyn sinks::Sink> {
         SinkKind::Syslog(config) => Box::new(sinks::syslog::SyslogSink::from_config(config)),
         SinkKind::Arcsight(config) => Box::new(config.sink()),
         SinkKind::Qradar(config) => Box::new(config.sink()),
+        SinkKind::Archive(config) => Box::new(sinks::archive::ArchiveSink::new(sinks::archive::ArchiveConfig {
+            dense: sink.jobs.is_none() && sink.filter.is_none(),
+            ..config.clone()
+        })),
     }
 }
 
