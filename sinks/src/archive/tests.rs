@@ -61,16 +61,24 @@ fn build(dir: &Path, gap: bool) -> DateTime<Utc> {
 }
 
 struct Built {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
     end: DateTime<Utc>,
 }
 
+/// The archive each test copies, built once per run. It lives under `target/` rather
+/// than in a temporary directory because statics are never dropped: rebuilding it in the
+/// same place each run keeps the disk from filling with old ones.
 fn template(gap: bool) -> &'static Built {
     static PLAIN: OnceLock<Built> = OnceLock::new();
     static GAP: OnceLock<Built> = OnceLock::new();
     (if gap { &GAP } else { &PLAIN }).get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let end = build(dir.path(), gap);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp").join(if gap {
+            "archive-template-gap"
+        } else {
+            "archive-template"
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        let end = build(&dir, gap);
         Built { dir, end }
     })
 }
@@ -79,7 +87,7 @@ fn template(gap: bool) -> &'static Built {
 fn copy(gap: bool) -> (tempfile::TempDir, DateTime<Utc>) {
     let built = template(gap);
     let dir = tempfile::tempdir().expect("tempdir");
-    copy_dir(built.dir.path(), dir.path());
+    copy_dir(&built.dir, dir.path());
     (dir, built.end)
 }
 
@@ -134,7 +142,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 #[test]
 fn the_untouched_archive_verifies_and_holds_every_record_once() {
     let built = template(false);
-    let dir = built.dir.path();
+    let dir = built.dir.as_path();
     let report = verify(dir, &key().public(), Window { from: None, to: Some(built.end) }).expect("verify");
     assert_eq!(report.findings, vec![], "no findings");
     let segments = names(dir, "segments");
