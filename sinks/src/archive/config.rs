@@ -35,6 +35,9 @@ pub struct ArchiveConfig {
     /// filters), never read from the config.
     #[serde(skip, default = "default_true")]
     pub dense: bool,
+    /// `[sink.s3]`: also upload closed segments and digests to WORM object storage.
+    #[serde(default)]
+    pub s3: Option<super::upload::S3Config>,
 }
 
 fn default_segment_bytes() -> u64 {
@@ -66,6 +69,7 @@ impl ArchiveConfig {
             signing_key: key,
             fsync: true,
             dense: true,
+            s3: None,
         }
     }
 }

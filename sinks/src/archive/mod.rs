@@ -17,16 +17,19 @@ pub mod keys;
 pub mod segment;
 #[cfg(test)]
 mod tests;
+mod upload;
 pub mod verify;
 mod writer;
 
 pub use config::ArchiveConfig;
 pub use keys::{KeyError, PublicKey, SigningKey};
+pub use upload::{LockMode, S3Config};
 
 use crate::{Event, Sink, SinkError};
 use async_trait::async_trait;
 use committed::Committed;
 use std::sync::{Arc, Mutex, MutexGuard};
+use upload::Uploader;
 use writer::Writer;
 
 /// Delivers events into a signed archive; see the [module documentation](self).
@@ -37,6 +40,8 @@ pub struct ArchiveSink {
     config: ArchiveConfig,
     writer: Arc<Mutex<Option<Writer>>>,
     timer: Option<tokio::task::JoinHandle<()>>,
+    /// Uploads closed files when `[sink.s3]` is set.
+    uploader: Option<Arc<Uploader>>,
     /// The batch's JSON lines and its gzip member, reused across batches.
     scratch: Vec<u8>,
     buf: Vec<u8>,
@@ -48,7 +53,14 @@ const MAX_KEPT_BUFFER: usize = 16 << 20;
 impl ArchiveSink {
     /// A sink for `config`; nothing is touched on disk until [`open`](Sink::open).
     pub fn new(config: ArchiveConfig) -> Self {
-        Self { config, writer: Arc::new(Mutex::new(None)), timer: None, scratch: Vec::new(), buf: Vec::new() }
+        Self {
+            config,
+            writer: Arc::new(Mutex::new(None)),
+            timer: None,
+            uploader: None,
+            scratch: Vec::new(),
+            buf: Vec::new(),
+        }
     }
 
     fn start_timer(&mut self) {
@@ -56,15 +68,19 @@ impl ArchiveSink {
         let period = (shortest / 4).clamp(std::time::Duration::from_millis(10), std::time::Duration::from_secs(1));
         let shared = Arc::clone(&self.writer);
         let path = self.config.path.clone();
+        let uploader = self.uploader.clone();
         self.timer = Some(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(period).await;
                 let shared = Arc::clone(&shared);
-                let result = blocking(move || match lock(&shared).as_mut() {
+                let mut result = blocking(move || match lock(&shared).as_mut() {
                     Some(w) => w.tick(chrono::Utc::now()),
                     None => Ok(()),
                 })
                 .await;
+                if let (Ok(()), Some(up)) = (&result, &uploader) {
+                    result = up.upload_pending().await.map(drop);
+                }
                 if let Err(e) = result {
                     tracing::warn!(archive = %path.display(), error = %e, "archive: closing a segment or writing a digest failed; retrying");
                 }
@@ -99,6 +115,11 @@ impl Sink for ArchiveSink {
             Ok(pos)
         })
         .await?;
+        if let Some(s3) = &self.config.s3 {
+            let uploader = Arc::new(Uploader::new(s3, &self.config.path)?);
+            uploader.upload_pending().await?;
+            self.uploader = Some(uploader);
+        }
         if self.timer.is_none() {
             self.start_timer();
         }
@@ -126,7 +147,12 @@ impl Sink for ArchiveSink {
         if buf.capacity() <= MAX_KEPT_BUFFER {
             self.buf = buf;
         }
-        Ok(Some(pos?.encode()))
+        let pos = pos?;
+        // The cursor moves only once every closed file is in the bucket.
+        if let Some(up) = &self.uploader {
+            up.upload_pending().await?;
+        }
+        Ok(Some(pos.encode()))
     }
 
     async fn close(&mut self) -> Result<(), SinkError> {
@@ -134,7 +160,18 @@ impl Sink for ArchiveSink {
             t.abort();
         }
         let shared = Arc::clone(&self.writer);
-        blocking(move || lock(&shared).take().map_or(Ok(()), |w| w.close(chrono::Utc::now()))).await
+        blocking(move || lock(&shared).take().map_or(Ok(()), |w| w.close(chrono::Utc::now()))).await?;
+        if let Some(up) = &self.uploader {
+            up.upload_pending().await?;
+        }
+        Ok(())
+    }
+
+    async fn check(&mut self) -> Result<String, SinkError> {
+        match &self.config.s3 {
+            Some(s3) => Uploader::new(s3, &self.config.path)?.check().await,
+            None => Ok("a local directory: nothing to check".into()),
+        }
     }
 }
 
