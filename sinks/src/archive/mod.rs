@@ -74,12 +74,12 @@ impl ArchiveSink {
                 tokio::time::sleep(period).await;
                 let shared = Arc::clone(&shared);
                 let mut result = blocking(move || match lock(&shared).as_mut() {
-                    Some(w) => w.tick(chrono::Utc::now()),
-                    None => Ok(()),
+                    Some(w) => w.tick(chrono::Utc::now()).map(|()| w.head_number()),
+                    None => Ok(0),
                 })
                 .await;
-                if let (Ok(()), Some(up)) = (&result, &uploader) {
-                    result = up.upload_pending().await.map(drop);
+                if let (Ok(head), Some(up)) = (&result, &uploader) {
+                    result = up.upload_after(*head).await.map(|_| 0);
                 }
                 if let Err(e) = result {
                     tracing::warn!(archive = %path.display(), error = %e, "archive: closing a segment or writing a digest failed; retrying");
@@ -106,18 +106,18 @@ impl Sink for ArchiveSink {
             .map_err(|e| SinkError::Fatal(format!("archive sink {}: {e}", self.config.path.display())))?;
         let config = self.config.clone();
         let shared = Arc::clone(&self.writer);
-        let pos = blocking(move || {
+        let (pos, head) = blocking(move || {
             let mut slot = lock(&shared);
             *slot = None;
             let w = Writer::open(&config, committed, chrono::Utc::now())?;
-            let pos = w.position();
+            let pos = (w.position(), w.head_number());
             *slot = Some(w);
             Ok(pos)
         })
         .await?;
         if let Some(s3) = &self.config.s3 {
             let uploader = Arc::new(Uploader::new(s3, &self.config.path)?);
-            uploader.upload_pending().await?;
+            uploader.upload_after(head).await?;
             self.uploader = Some(uploader);
         }
         if self.timer.is_none() {
@@ -138,7 +138,7 @@ impl Sink for ArchiveSink {
         let shared = Arc::clone(&self.writer);
         let (buf, pos) = blocking(move || {
             let pos = match lock(&shared).as_mut() {
-                Some(w) => w.write_member(member.map(|m| (&buf[..], m)), now),
+                Some(w) => w.write_member(member.map(|m| (&buf[..], m)), now).map(|p| (p, w.head_number())),
                 None => Err(SinkError::Fatal("archive sink: not open (open failed, or closed)".into())),
             };
             Ok((buf, pos))
@@ -147,10 +147,10 @@ impl Sink for ArchiveSink {
         if buf.capacity() <= MAX_KEPT_BUFFER {
             self.buf = buf;
         }
-        let pos = pos?;
+        let (pos, head) = pos?;
         // The cursor moves only once every closed file is in the bucket.
         if let Some(up) = &self.uploader {
-            up.upload_pending().await?;
+            up.upload_after(head).await?;
         }
         Ok(Some(pos.encode()))
     }
@@ -162,7 +162,7 @@ impl Sink for ArchiveSink {
         let shared = Arc::clone(&self.writer);
         blocking(move || lock(&shared).take().map_or(Ok(()), |w| w.close(chrono::Utc::now()))).await?;
         if let Some(up) = &self.uploader {
-            up.upload_pending().await?;
+            up.upload_after(u64::MAX).await?;
         }
         Ok(())
     }

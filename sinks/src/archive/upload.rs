@@ -19,6 +19,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 
 /// `[sink.s3]` of an archive sink: where closed files are uploaded.
 #[derive(Debug, Clone, Deserialize)]
@@ -89,6 +90,10 @@ pub(crate) struct Uploader {
     dir: PathBuf,
     /// The ledger's entries; the lock also keeps two uploads (deliver, timer) apart.
     done: tokio::sync::Mutex<HashSet<String>>,
+    /// The newest digest number known uploaded with everything before it.
+    uploaded_head: AtomicU64,
+    /// The last pass failed (or none ran yet): the next call looks again.
+    failed: AtomicBool,
 }
 
 impl Uploader {
@@ -123,7 +128,37 @@ impl Uploader {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashSet::new(),
             Err(e) => return Err(fatal(format!("reading {}: {e}", dir.join("uploaded").display()))),
         };
-        Ok(Self { config: config.clone(), bucket, credentials, http, dir: dir.to_path_buf(), done: done.into() })
+        Ok(Self {
+            config: config.clone(),
+            bucket,
+            credentials,
+            http,
+            dir: dir.to_path_buf(),
+            done: done.into(),
+            uploaded_head: AtomicU64::new(0),
+            failed: AtomicBool::new(true),
+        })
+    }
+
+    /// Uploads what is pending when the chain has grown past `head` since the last pass
+    /// that succeeded, or that pass failed: listing the directories for every batch
+    /// would cost more than the batch. A file is always closed before the digest that
+    /// raises `head`, so a pass after reading `head` sees every file it vouches for.
+    pub async fn upload_after(&self, head: u64) -> Result<usize, SinkError> {
+        if head <= self.uploaded_head.load(SeqCst) && !self.failed.load(SeqCst) {
+            return Ok(0);
+        }
+        match self.upload_pending().await {
+            Ok(n) => {
+                self.failed.store(false, SeqCst);
+                self.uploaded_head.fetch_max(head, SeqCst);
+                Ok(n)
+            }
+            Err(e) => {
+                self.failed.store(true, SeqCst);
+                Err(e)
+            }
+        }
     }
 
     /// Uploads every closed segment and digest not in the ledger: segments first, in

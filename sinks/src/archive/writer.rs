@@ -110,6 +110,12 @@ impl Writer {
         self.dirty = true;
     }
 
+    /// The number of the newest digest (0 before the first): it grows whenever a file is
+    /// closed, so the uploader knows when to look for new ones.
+    pub fn head_number(&self) -> u64 {
+        self.head.as_ref().map_or(0, |h| h.number)
+    }
+
     /// The highest seq the archive holds: a batch is cut to the events after it.
     pub fn archived_max(&self) -> Option<u64> {
         self.archived_max
