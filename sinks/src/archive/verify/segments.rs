@@ -138,7 +138,7 @@ pub(super) fn check(
                 });
             }
         }
-        if l.dense && e.last_seq - e.first_seq + 1 != e.records {
+        if l.dense && e.last_seq.checked_sub(e.first_seq).map(|d| d + 1) != Some(e.records) {
             report.findings.push(Finding {
                 file: format!("segments/{}", e.file),
                 at: String::new(),
