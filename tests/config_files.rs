@@ -11,6 +11,7 @@ fn validate(path: &std::path::Path) -> std::process::Output {
         .env("SPLUNK_HEC_TOKEN", "not-printed-anywhere")
         .env("KAFKA_PASSWORD", "not-printed-anywhere")
         .env("SENTINEL_CLIENT_SECRET", "not-printed-anywhere")
+        .env("ARCHIVE_SIGNING_KEY", "0707070707070707070707070707070707070707070707070707070707070707")
         .output()
         .unwrap()
 }
@@ -26,11 +27,13 @@ fn shipped_configs_validate_and_secrets_stay_hidden() {
         "config/sentinel.toml",
         "config/splunk.toml",
         "config/kafka.toml",
+        "config/archive.toml",
     ] {
         let out = validate(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file).as_path());
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(!stdout.contains("not-printed-anywhere") && !stdout.contains("demo-password"), "{stdout}");
+        assert!(!stdout.contains("070707"), "the archive's signing key is never printed: {stdout}");
     }
 }
 

@@ -5,6 +5,7 @@
 //! ([`format`](mod@format)) are pure functions from an event to bytes; transports and sinks know
 //! nothing of how bytes are made.
 
+pub mod archive;
 mod duration;
 pub mod file;
 pub mod format;

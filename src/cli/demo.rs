@@ -1,9 +1,10 @@
 //! `auditbridge demo`: the whole path with no setup. An in-process emulator serves
 //! generated records over HTTPS; a job exports them into file sinks under the output
 //! folder (JSON lines, CEF in both profiles, LEEF), and into an in-process Splunk HEC
-//! receiver with indexer acknowledgement (and, with `--sentinel`, into an in-process Logs
-//! Ingestion stand-in with its Entra ID token endpoint), while a progress bar runs; a
-//! summary closes.
+//! receiver with indexer acknowledgement, into a signed compliance archive (and, with
+//! `--sentinel`, into an in-process Logs Ingestion stand-in with its Entra ID token
+//! endpoint), while a progress bar runs; a summary closes, with the archive verified and
+//! the `archive verify` command to check it again.
 
 use crate::config;
 use crate::pipeline::{self, RunOptions};
@@ -69,6 +70,7 @@ pub async fn demo(records: usize, out: &Path, with_sentinel: bool) -> anyhow::Re
     } else {
         None
     };
+    toml.push_str(&archive_sink(out)?);
     std::fs::write(out.join("demo.toml"), &toml)?;
     let config = config::parse(&toml, "demo.toml")?;
     let store = pipeline::open_handle(&config)?;
@@ -145,7 +147,8 @@ pub async fn demo(records: usize, out: &Path, with_sentinel: bool) -> anyhow::Re
     println!("config:    {} (the config it ran with)", out.join("demo.toml").display());
     println!("state:     {} (marks, spool and cursors)", config.state.path.display());
     println!("next:      auditbridge status --config {} shows where it stands", out.join("demo.toml").display());
-    if !report.failures.is_empty() {
+    let archive_intact = verify_archive(out)?;
+    if !report.failures.is_empty() || !archive_intact {
         for f in &report.failures {
             eprintln!("failed: {f}");
         }
@@ -205,6 +208,53 @@ path = "{out}/records.leef"
 format = "leef"
 "#
     )
+}
+
+/// The demo's `archive` sink into `out/archive`, signed with a new key pair written to
+/// `out/archive.key` and `out/archive.pub` (as `auditbridge archive keygen` would).
+fn archive_sink(out: &Path) -> anyhow::Result<String> {
+    let key = sinks::archive::SigningKey::generate()?;
+    std::fs::write(out.join("archive.key"), key.to_text())?;
+    std::fs::write(out.join("archive.pub"), key.public().to_text())?;
+    let out = out.display().to_string().replace('\\', "\\\\");
+    Ok(format!(
+        r#"
+[[sink]]
+name = "archive"
+type = "archive"
+path = "{out}/archive"
+signing_key = "${{file:{out}/archive.key}}"
+"#
+    ))
+}
+
+/// Verifies the demo's archive as an auditor would, and prints the command that does it.
+fn verify_archive(out: &Path) -> anyhow::Result<bool> {
+    let dir = out.join("archive");
+    let public = out.join("archive.pub");
+    let key = sinks::archive::PublicKey::parse(&std::fs::read_to_string(&public)?)?;
+    let to = chrono::Utc::now();
+    let window = sinks::archive::verify::Window { from: None, to: Some(to) };
+    let report = sinks::archive::verify::verify(&dir, &key, window)?;
+    for finding in &report.findings {
+        eprintln!("archive: {finding}");
+    }
+    let state = if report.findings.is_empty() { "verified intact" } else { "NOT INTACT" };
+    println!(
+        "archive:   {} ({state}: {} segments, {} digests, {} records, signed by key {})",
+        dir.display(),
+        report.segments,
+        report.digests,
+        report.records,
+        key.id()
+    );
+    println!(
+        "           check it again: auditbridge archive verify {} --public-key {} --to {}",
+        dir.display(),
+        public.display(),
+        to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    Ok(report.findings.is_empty())
 }
 
 /// The demo's `splunk_hec` sink, with indexer acknowledgement, into the in-process receiver.

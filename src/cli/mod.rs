@@ -1,5 +1,6 @@
 //! The commands of `auditbridge`, one file each.
 
+mod archive;
 mod backfill;
 mod bench;
 mod demo;
@@ -100,6 +101,8 @@ pub enum Command {
     SentinelReceiver(sentinel_receiver::SentinelReceiverArgs),
     /// Measure export speed and cost against the emulator and real peers (docs/performance.md).
     Bench(bench::BenchArgs),
+    /// Keys for, and offline verification of, an archive sink (docs/archive.md).
+    Archive(archive::ArchiveArgs),
 }
 
 impl Command {
@@ -172,6 +175,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::HecReceiver(args) => hec_receiver::hec_receiver(args).await,
         Command::SentinelReceiver(args) => sentinel_receiver::sentinel_receiver(args).await,
         Command::Bench(args) => bench::bench(args).await,
+        Command::Archive(args) => archive::archive(args),
     }
 }
 

@@ -61,6 +61,7 @@ pub async fn validate(path: &Path, check: bool) -> anyhow::Result<ExitCode> {
             SinkKind::Sentinel(s) => {
                 format!(" -> {} (DCR {}, stream {}, tenant {})", s.endpoint, s.dcr_immutable_id, s.stream, s.tenant_id)
             }
+            SinkKind::Archive(a) => format!(" -> {} (signed by key {})", a.path.display(), a.signing_key.public().id()),
         };
         println!("sink {} ({}){detail}: takes {jobs}", sink.name, sink.kind.type_name());
     }

@@ -356,6 +356,8 @@ pub enum SinkKind {
     Qradar(sinks::qradar::QradarConfig),
     /// Microsoft Sentinel: the Azure Monitor Logs Ingestion API.
     Sentinel(sinks::sentinel::SentinelConfig),
+    /// A signed, verifiable compliance archive of compressed segments (docs/archive.md).
+    Archive(sinks::archive::ArchiveConfig),
 }
 
 fn default_true() -> bool {
@@ -374,6 +376,7 @@ impl SinkKind {
             SinkKind::Arcsight(_) => "arcsight",
             SinkKind::Qradar(_) => "qradar",
             SinkKind::Sentinel(_) => "sentinel",
+            SinkKind::Archive(_) => "archive",
         }
     }
 }

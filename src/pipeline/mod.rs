@@ -130,6 +130,10 @@ pub fn sink_for(sink: &SinkConfig) -> Box<dyn sinks::Sink> {
         SinkKind::Arcsight(config) => Box::new(config.sink()),
         SinkKind::Qradar(config) => Box::new(config.sink()),
         SinkKind::Sentinel(config) => Box::new(sinks::sentinel::SentinelSink::new(sink.name.clone(), config.clone())),
+        SinkKind::Archive(config) => Box::new(sinks::archive::ArchiveSink::new(sinks::archive::ArchiveConfig {
+            dense: sink.jobs.is_none() && sink.filter.is_none(),
+            ..config.clone()
+        })),
     }
 }
 

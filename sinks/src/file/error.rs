@@ -8,7 +8,12 @@ use std::path::Path;
 
 /// Classifies `e`, naming what was being done and to which path.
 pub(crate) fn io_error(doing: &str, path: &Path, e: io::Error) -> SinkError {
-    let msg = format!("file sink: {doing} {}: {e}", path.display());
+    io_error_of("file sink", doing, path, e)
+}
+
+/// [`io_error`] for another sink that writes files (`sink` starts the message).
+pub(crate) fn io_error_of(sink: &str, doing: &str, path: &Path, e: io::Error) -> SinkError {
+    let msg = format!("{sink}: {doing} {}: {e}", path.display());
     if is_permanent(e.kind()) {
         SinkError::Fatal(msg)
     } else {

@@ -26,7 +26,7 @@
 
 mod committed;
 mod config;
-mod error;
+pub(crate) mod error;
 mod layout;
 #[cfg(test)]
 mod tests;

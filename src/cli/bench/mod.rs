@@ -69,10 +69,12 @@ pub enum Scenario {
     /// The file sink plus a syslog sink whose receiver is down: every record stays
     /// spooled behind the stopped sink (peak RSS and spool size with a full backlog).
     Backlog,
+    /// The archive sink: gzip segments and signed digests in a local directory.
+    Archive,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 7] = [
+    const ALL: [Scenario; 8] = [
         Scenario::File,
         Scenario::Cef,
         Scenario::Hec,
@@ -80,6 +82,7 @@ impl Scenario {
         Scenario::Sentinel,
         Scenario::All,
         Scenario::Backlog,
+        Scenario::Archive,
     ];
 
     fn name(self) -> &'static str {
@@ -91,6 +94,7 @@ impl Scenario {
             Scenario::Sentinel => "sentinel",
             Scenario::All => "all four",
             Scenario::Backlog => "backlog",
+            Scenario::Archive => "archive",
         }
     }
 }
@@ -295,6 +299,17 @@ fn run_scenario(
         );
         peers.push(peer);
         live.push("sentinel");
+    }
+    if scenario == Scenario::Archive {
+        let key = work.join("archive.key");
+        std::fs::write(&key, sinks::archive::SigningKey::generate()?.to_text())?;
+        let _ = write!(
+            text,
+            "\n[[sink]]\nname = \"archive\"\ntype = \"archive\"\npath = {:?}\nsigning_key = \"${{file:{}}}\"\n",
+            work.join("out/archive").display().to_string(),
+            key.display()
+        );
+        live.push("archive");
     }
     if scenario == Scenario::Backlog {
         // Nothing listens there: the sink retries, gives up, and keeps every record spooled.
