@@ -92,9 +92,11 @@ pub fn render(shared: &Shared) -> String {
     let job_counters: [JobSeries; 5] = [
         ("auditbridge_records_fetched_total", "Records received from the Netwrix API.", |c| c.fetched.load(Relaxed)),
         ("auditbridge_records_spooled_total", "Records committed to the spool.", |c| c.spooled.load(Relaxed)),
-        ("auditbridge_duplicates_skipped_total", "Records skipped because their job had already spooled them (within spool.dedup_window).", |c| {
-            c.duplicates.load(Relaxed)
-        }),
+        (
+            "auditbridge_duplicates_skipped_total",
+            "Records skipped because their job had already spooled them (within spool.dedup_window).",
+            |c| c.duplicates.load(Relaxed),
+        ),
         ("auditbridge_pages_total", "Pages fetched and committed with their continuation mark.", |c| {
             c.pages.load(Relaxed)
         }),
