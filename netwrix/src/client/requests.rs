@@ -170,7 +170,7 @@ impl Client {
         }
         Err(ClientError::Unauthorized {
             scheme: self.inner.auth.scheme().to_string(),
-            server: error_list(self.inner.format, &refused),
+            server: netwrix_list(error_list(self.inner.format, &refused)),
         })
     }
 
@@ -187,7 +187,10 @@ impl Client {
         let list = error_list(self.inner.format, &body);
         match status.as_u16() {
             400 => Err(ClientError::BadRequest(list.unwrap_or_default())),
-            401 => Err(ClientError::Unauthorized { scheme: self.inner.auth.scheme().to_string(), server: list }),
+            401 => Err(ClientError::Unauthorized {
+                scheme: self.inner.auth.scheme().to_string(),
+                server: netwrix_list(list),
+            }),
             403 => Err(ClientError::Forbidden(list)),
             404 => Err(ClientError::NotFound(list)),
             405 => Err(ClientError::MethodNotAllowed),
@@ -247,6 +250,12 @@ pub(crate) fn error_list(expected: Format, body: &[u8]) -> Option<ErrorList> {
         }
     }
     Some(ErrorList::one(UNPARSED_CATEGORY, &snippet(body)))
+}
+
+/// A 401's ErrorList only when it is one: the HTML page a web server or proxy in front sends
+/// with its 401 says nothing the "check the user and password" hint does not.
+fn netwrix_list(list: Option<ErrorList>) -> Option<ErrorList> {
+    list.filter(|l| !l.errors.iter().all(|e| e.category == UNPARSED_CATEGORY))
 }
 
 /// An error body as text: an ErrorList's entries, or the start of whatever else it was.
