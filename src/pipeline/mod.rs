@@ -18,7 +18,7 @@ use crate::config::{AuthKind, Config, JobConfig, SinkConfig, SinkKind, StartAt, 
 use crate::schedule::{Scheduler, Wait};
 use crate::shutdown::Shutdown;
 use anyhow::Context;
-use netwrix::client::{AuthScheme, Client, ClientConfig, Credentials, Trust};
+use netwrix::client::{AuthScheme, Client, ClientConfig, Credentials, KerberosSettings, Trust};
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +86,7 @@ pub fn client_for_with_count(job: &JobConfig, count: Option<usize>) -> anyhow::R
         AuthKind::Digest => AuthScheme::Digest,
         AuthKind::Ntlm => AuthScheme::Ntlm,
         AuthKind::Negotiate => AuthScheme::Negotiate,
+        AuthKind::Kerberos => AuthScheme::Kerberos,
         AuthKind::Auto => AuthScheme::Auto,
     };
     Client::new(ClientConfig {
@@ -94,6 +95,11 @@ pub fn client_for_with_count(job: &JobConfig, count: Option<usize>) -> anyhow::R
         count,
         credentials,
         auth,
+        kerberos: KerberosSettings {
+            realm: job.kerberos.realm.clone(),
+            kdc: job.kerberos.kdc.clone(),
+            spn: job.kerberos.spn.clone(),
+        },
         trust,
         timeout: job.timeout.0,
         connect_timeout: Duration::from_secs(10),
