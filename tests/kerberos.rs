@@ -1,6 +1,7 @@
 //! Kerberos end to end, against a real MIT KDC in a temporary realm and Apache with
 //! mod_auth_gssapi (Negotiate offering Kerberos only: NTLM is off at that server) in front of
-//! the emulator (`kerberos_peer`; install: `scripts/peers/kerberos.sh`). Each case runs the
+//! the emulator (`kerberos_peer`; install: `scripts/peers/kerberos.sh`).
+//! Logins with a password and with a keytab. Each case runs the
 //! `auditbridge` binary as a user would (`run --once`, `validate --check`) and reads what it
 //! printed and exported.
 
@@ -57,9 +58,16 @@ async fn kerberos_and_negotiate_export_everything_from_a_kerberos_only_server() 
     let principal = format!("{KUSER}@{REALM}");
     let kdc_line = format!("kdc = \"127.0.0.1:{kdc}\"");
 
-    for auth in ["kerberos", "negotiate", "auto"] {
+    let keytab_lines = format!("{kdc_line}\nkeytab = \"{}\"", realm.user_keytab().display());
+    // The last one logs in with a keytab and no password.
+    for (auth, password, kerberos) in [
+        ("kerberos", KPASSWORD, &kdc_line),
+        ("negotiate", KPASSWORD, &kdc_line),
+        ("auto", KPASSWORD, &kdc_line),
+        ("kerberos", "", &keytab_lines),
+    ] {
         let dir = tempfile::tempdir().unwrap();
-        let config = config(dir.path(), &url, auth, &principal, KPASSWORD, &kdc_line);
+        let config = config(dir.path(), &url, auth, &principal, password, kerberos);
         let out = auditbridge(&["run", "--once"], &config);
         assert!(out.status.success(), "{auth}: {}", text(&out));
         assert_eq!(ids_in(&dir.path().join("out/records.jsonl")), expected_ids(RECORDS), "{auth}");

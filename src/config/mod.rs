@@ -250,6 +250,8 @@ pub struct KerberosConfig {
     pub kdc: Option<String>,
     /// The service principal, when the server is reached by another name than its SPN's.
     pub spn: Option<String>,
+    /// A keytab with the user's key, instead of the password.
+    pub keytab: Option<PathBuf>,
 }
 
 /// `[job.tls]`: how the job trusts the server's certificate.

@@ -99,6 +99,7 @@ pub fn client_for_with_count(job: &JobConfig, count: Option<usize>) -> anyhow::R
             realm: job.kerberos.realm.clone(),
             kdc: job.kerberos.kdc.clone(),
             spn: job.kerberos.spn.clone(),
+            keytab: job.kerberos.keytab.clone(),
         },
         trust,
         timeout: job.timeout.0,

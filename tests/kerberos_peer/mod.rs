@@ -78,6 +78,8 @@ impl Realm {
         realm.kadmin(&format!("addprinc +requires_preauth -pw {PASSWORD} {USER}"));
         realm.kadmin("addprinc -randkey HTTP/localhost");
         realm.kadmin(&format!("ktadd -k {} HTTP/localhost", realm.keytab().display()));
+        // The user's own key, for a login without a password (-norandkey keeps the password's key).
+        realm.kadmin(&format!("ktadd -k {} -norandkey {USER}", realm.user_keytab().display()));
         realm
     }
 
@@ -153,6 +155,11 @@ impl Realm {
 
     pub fn keytab(&self) -> PathBuf {
         self.dir.path().join("http.keytab")
+    }
+
+    /// A keytab with the user's keys.
+    pub fn user_keytab(&self) -> PathBuf {
+        self.dir.path().join("alice.keytab")
     }
 }
 

@@ -110,6 +110,8 @@ pub struct KerberosSettings {
     pub kdc: Option<String>,
     /// The service principal; `HTTP/<host of the URL>` when unset (what Windows asks for).
     pub spn: Option<String>,
+    /// A keytab file with the user's key, used instead of the password.
+    pub keytab: Option<std::path::PathBuf>,
 }
 
 /// The HTTP authentication scheme. The API accepts NTLM, Negotiate, Digest and Basic

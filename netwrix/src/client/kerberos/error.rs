@@ -21,8 +21,8 @@ pub enum KerberosError {
          krb5.conf (KRB5_CONFIG)"
     )]
     NoKdc { realm: String, detail: String },
-    /// KDC_ERR_PREAUTH_FAILED: the password is not the account's.
-    #[error("the KDC refused the password of {principal}: wrong password")]
+    /// KDC_ERR_PREAUTH_FAILED: the password (or the keytab's key) is not the account's.
+    #[error("the KDC refused the password of {principal}: wrong password (or a stale keytab)")]
     WrongPassword { principal: String },
     /// KDC_ERR_C_PRINCIPAL_UNKNOWN: the KDC has no such user.
     #[error("unknown principal {principal}: the KDC has no such user; check the user name and realm")]
@@ -60,6 +60,9 @@ pub enum KerberosError {
         #[source]
         source: sspi::Error,
     },
+    /// The keytab could not be read or holds no usable key for the principal.
+    #[error("keytab {path}: {detail}")]
+    Keytab { path: String, detail: String },
     /// Anything else from the Kerberos implementation.
     #[error("Kerberos login as {principal} failed: {source}")]
     Other {

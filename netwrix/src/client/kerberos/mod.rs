@@ -17,6 +17,7 @@
 
 mod error;
 mod kdc;
+mod keytab;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,6 +58,8 @@ struct Shared {
     spn: String,
     /// The configured KDC; else krb5.conf's.
     kdc: Option<String>,
+    /// A keytab holding the user's key, used instead of the password.
+    keytab: Option<std::path::PathBuf>,
     /// The server took a ticket: later requests send theirs with the first leg.
     preemptive: AtomicBool,
 }
@@ -72,6 +75,7 @@ impl Kerberos {
                 password: credentials.password.clone(),
                 spn: settings.spn.clone().unwrap_or_else(|| format!("HTTP/{host}")),
                 kdc: settings.kdc.clone(),
+                keytab: settings.keytab.clone(),
                 preemptive: AtomicBool::new(false),
             }),
         }
@@ -136,11 +140,21 @@ impl Shared {
                 principal: principal.clone(),
                 source: sspi::Error::new(sspi::ErrorKind::InvalidParameter, e.to_string()),
             })?;
-        let identity = sspi::AuthIdentity { username, password: self.password.clone().into() };
+        let identity: sspi::Credentials = match &self.keytab {
+            Some(path) => {
+                let bad = |detail: String| KerberosError::Keytab { path: path.display().to_string(), detail };
+                let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+                let found = keytab::find_key(&bytes, &self.account, &realm).map_err(bad)?;
+                let key_enctype = picky_krb::crypto::CipherSuite::try_from(usize::from(found.enctype))
+                    .map_err(|e| bad(format!("encryption type {}: {e}", found.enctype)))?;
+                sspi::KeytabIdentity { principal: username, key: found.key.into(), key_enctype }.into()
+            }
+            None => sspi::AuthIdentity { username, password: self.password.clone().into() }.into(),
+        };
         let acquired = kerberos
             .acquire_credentials_handle()
             .with_credential_use(CredentialUse::Outbound)
-            .with_auth_data(&identity.into())
+            .with_auth_data(&identity)
             .execute(&mut kerberos)
             .map_err(fail)?;
         let mut context = Context {
