@@ -31,6 +31,7 @@ fn auditbridge(args: &[&str], config: &Path) -> Output {
         .arg("--config")
         .arg(config)
         .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
         .output()
         .expect("run auditbridge")
 }

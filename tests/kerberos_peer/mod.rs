@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 pub const REALM: &str = "AUDITBRIDGE.TEST";
 pub const USER: &str = "alice";
 pub const PASSWORD: &str = "Kerb3ros!pw";
+/// libfaketime, from Debian's `faketime` package.
+const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 const INSTALL: &str = "run scripts/peers/kerberos.sh (apt-get install krb5-kdc krb5-admin-server krb5-user \
                        apache2 libapache2-mod-auth-gssapi faketime)";
@@ -64,7 +66,7 @@ pub struct Realm {
 
 impl Realm {
     pub fn create() -> Realm {
-        for path in ["/usr/sbin/krb5kdc", "/usr/sbin/kadmin.local", "/usr/sbin/kdb5_util", "/usr/bin/faketime"] {
+        for path in ["/usr/sbin/krb5kdc", "/usr/sbin/kadmin.local", "/usr/sbin/kdb5_util", FAKETIME_LIB] {
             require(path);
         }
         let dir = tempfile::tempdir().unwrap();
@@ -127,19 +129,17 @@ impl Realm {
         self.admin(&["kadmin.local", "-r", REALM, "-q", query]);
     }
 
-    /// Starts a KDC of this realm on a free port, its clock shifted by `clock` (a faketime
+    /// Starts a KDC of this realm on a free port, its clock shifted by `clock` (a libfaketime
     /// offset like `-10m`) when given; returns its port. Stopped with the realm.
     pub fn start_kdc(&mut self, clock: Option<&str>) -> u16 {
         let port = free_port();
         let (krb5, kdc) = self.write_profiles(port);
-        let mut command = match clock {
-            Some(offset) => {
-                let mut c = Command::new("faketime");
-                c.args(["-f", offset, "krb5kdc"]);
-                c
-            }
-            None => Command::new("krb5kdc"),
-        };
+        let mut command = Command::new("krb5kdc");
+        if let Some(offset) = clock {
+            // libfaketime preloaded into krb5kdc itself (not the `faketime` wrapper, whose
+            // child would outlive a SIGTERM to the wrapper).
+            command.env("LD_PRELOAD", FAKETIME_LIB).env("FAKETIME", offset);
+        }
         let child = command
             .args(["-n", "-r", REALM])
             .env("KRB5_CONFIG", &krb5)
