@@ -59,11 +59,15 @@ pub async fn validate(path: &Path, check: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// `" (server offers Negotiate, NTLM; used Negotiate (Kerberos))"`: what the login saw.
+/// Without a 401 (Basic is sent at once) the server's offer is unknown and not shown.
 fn auth_line(seen: &netwrix::client::AuthSeen) -> String {
-    let offered = if seen.offered.is_empty() { "nothing asked".to_string() } else { seen.offered.join(", ") };
-    match &seen.used {
-        Some(used) => format!(" (server offers: {offered}; used: {used})"),
-        None => format!(" (server offers: {offered})"),
+    let offered = (!seen.offered.is_empty()).then(|| format!("server offers: {}", seen.offered.join(", ")));
+    let used = seen.used.as_ref().map(|u| format!("used: {u}"));
+    let parts: Vec<String> = offered.into_iter().chain(used).collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
     }
 }
 
