@@ -10,7 +10,7 @@
 //!
 //! Tickets: `sspi` 0.23 keeps no credentials cache, so every handshake asks the KDC for a
 //! fresh TGT and service ticket (three round trips; a long `run` thus never holds an
-//! expired ticket). That is what ARCHITECTURE.md's "Auth" section weighs.
+//! expired ticket); ARCHITECTURE.md ("Kerberos, and which authentication code is ours") weighs it.
 //!
 //! `sspi` is synchronous and talks to the KDC itself through [`kdc::TcpKdc`]; each step runs
 //! in `spawn_blocking`.
