@@ -71,25 +71,44 @@ pub async fn validate(path: &Path, check: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `" (server offers Negotiate, NTLM; used Negotiate (Kerberos))"`: what the login saw.
+/// Without a 401 (Basic is sent at once) the server's offer is unknown and not shown.
+fn auth_line(seen: &netwrix::client::AuthSeen) -> String {
+    let offered = (!seen.offered.is_empty()).then(|| format!("server offers: {}", seen.offered.join(", ")));
+    let used = seen.used.as_ref().map(|u| format!("used: {u}"));
+    let parts: Vec<String> = offered.into_iter().chain(used).collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    }
+}
+
 /// Asks each job's API for one record and each sink's peer for a sign of life.
 /// Returns whether every one answered.
 async fn check_peers(config: &config::Config) -> bool {
     let mut all_good = true;
     for job in &config.jobs {
+        let mut seen = None;
         let result = match crate::pipeline::client_for_with_count(job, Some(1)) {
             // A search job asks its own search, so --check also shows whether the server takes the filters.
-            Ok(client) => match job.search_request() {
-                Ok(Some(search)) => client.search(&search).await.map(|_| ()).map_err(|e| e.to_string()),
-                Ok(None) => client.first_page().await.map(|_| ()).map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            },
+            Ok(client) => {
+                let result = match job.search_request() {
+                    Ok(Some(search)) => client.search(&search).await.map(|_| ()).map_err(|e| e.to_string()),
+                    Ok(None) => client.first_page().await.map(|_| ()).map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                seen = Some(client.auth_seen());
+                result
+            }
             Err(e) => Err(super::error_chain(&e)),
         };
+        let auth = seen.map(|s| auth_line(&s)).unwrap_or_default();
         match result {
-            Ok(()) => println!("check job {}: the API answered", job.name.get_ref()),
+            Ok(()) => println!("check job {}: the API answered{auth}", job.name.get_ref()),
             Err(e) => {
                 all_good = false;
-                println!("check job {}: FAILED: {e}", job.name.get_ref());
+                println!("check job {}: FAILED: {e}{auth}", job.name.get_ref());
             }
         }
     }

@@ -200,6 +200,9 @@ pub struct JobConfig {
     pub max_field_bytes: u64,
     #[serde(default)]
     pub tls: TlsConfig,
+    /// `[job.kerberos]`: realm, KDC and SPN for `auth = "kerberos"` / `"negotiate"`.
+    #[serde(default)]
+    pub kerberos: KerberosConfig,
     /// `enum` (every record, the default) or `search` (only records matching `filters`).
     #[serde(default)]
     pub mode: JobMode,
@@ -237,8 +240,25 @@ pub enum AuthKind {
     Digest,
     Ntlm,
     Negotiate,
+    /// Kerberos only (under the `Negotiate` scheme), for domains that restrict NTLM.
+    Kerberos,
     /// Taken from the server's `WWW-Authenticate` challenges, strongest first.
     Auto,
+}
+
+/// `[job.kerberos]`: every key optional (realm from `user@REALM`, KDC from krb5.conf, SPN
+/// `HTTP/<host of url>`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KerberosConfig {
+    /// The realm, for a user given without one.
+    pub realm: Option<String>,
+    /// `host`, `host:port` or `tcp://host:port`.
+    pub kdc: Option<String>,
+    /// The service principal, when the server is reached by another name than its SPN's.
+    pub spn: Option<String>,
+    /// A keytab with the user's key, instead of the password.
+    pub keytab: Option<PathBuf>,
 }
 
 /// `[job.tls]`: how the job trusts the server's certificate.

@@ -20,7 +20,7 @@ use crate::config::{AuthKind, Config, JobConfig, SinkConfig, SinkKind, StartAt, 
 use crate::schedule::{Scheduler, Wait};
 use crate::shutdown::Shutdown;
 use anyhow::Context;
-use netwrix::client::{AuthScheme, Client, ClientConfig, Credentials, Trust};
+use netwrix::client::{AuthScheme, Client, ClientConfig, Credentials, KerberosSettings, Trust};
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,6 +88,7 @@ pub fn client_for_with_count(job: &JobConfig, count: Option<usize>) -> anyhow::R
         AuthKind::Digest => AuthScheme::Digest,
         AuthKind::Ntlm => AuthScheme::Ntlm,
         AuthKind::Negotiate => AuthScheme::Negotiate,
+        AuthKind::Kerberos => AuthScheme::Kerberos,
         AuthKind::Auto => AuthScheme::Auto,
     };
     Client::new(ClientConfig {
@@ -96,6 +97,12 @@ pub fn client_for_with_count(job: &JobConfig, count: Option<usize>) -> anyhow::R
         count,
         credentials,
         auth,
+        kerberos: KerberosSettings {
+            realm: job.kerberos.realm.clone(),
+            kdc: job.kerberos.kdc.clone(),
+            spn: job.kerberos.spn.clone(),
+            keytab: job.kerberos.keytab.clone(),
+        },
         trust,
         timeout: job.timeout.0,
         connect_timeout: Duration::from_secs(10),

@@ -23,7 +23,10 @@
 //!   to type 3 gives up, unless it came on another connection than the challenge (then the handshake
 //!   starts over, [`Challenge::connection_changed`]) (`super::ntlm`). [`Authenticator::connection_bound`] returns true, so the client keeps one
 //!   idle connection per host and the three legs share it (the client is HTTP/1.1 only).
-//! - **Negotiate**: like NTLM with the `Negotiate` token (SPNEGO wrapping NTLM, or Kerberos).
+//! - **Kerberos**: `next(None)` sends nothing until the server once took a ticket, then the
+//!   AP-REQ at once; `finish` checks the server's AP-REP (`super::kerberos`).
+//! - **Negotiate**: Kerberos, or when no realm or KDC is to be had, NTLM inside SPNEGO
+//!   (`super::negotiate`).
 //! - **Auto**: an authenticator that sends nothing first, then picks the strongest scheme the
 //!   401's challenges offer and delegates to that scheme's exchange (`super::auto`).
 
@@ -33,7 +36,7 @@ use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 
-use super::config::{AuthScheme, Credentials};
+use super::config::{AuthScheme, Credentials, KerberosSettings};
 use super::error::ClientError;
 
 /// The scheme name used in errors when no credentials are configured.
@@ -101,12 +104,20 @@ pub trait AuthExchange: Send {
     fn finish(&mut self, _headers: &HeaderMap) -> Result<(), ClientError> {
         Ok(())
     }
+
+    /// The mechanism this exchange used, when its scheme's name does not say it (Negotiate:
+    /// `Kerberos` or `NTLM`).
+    fn mechanism(&self) -> Option<&'static str> {
+        None
+    }
 }
 
-/// Builds the authenticator for a configuration.
+/// Builds the authenticator for a configuration; `host` (the URL's) names the Kerberos service.
 pub(crate) fn authenticator(
     scheme: AuthScheme,
     credentials: Option<&Credentials>,
+    kerberos: &KerberosSettings,
+    host: &str,
 ) -> Result<std::sync::Arc<dyn Authenticator>, ClientError> {
     let Some(credentials) = credentials else {
         return Ok(std::sync::Arc::new(NoAuth));
@@ -115,8 +126,9 @@ pub(crate) fn authenticator(
         AuthScheme::Basic => Ok(std::sync::Arc::new(Basic::new(credentials)?)),
         AuthScheme::Digest => Ok(std::sync::Arc::new(super::digest::Digest::new(credentials))),
         AuthScheme::Ntlm => Ok(std::sync::Arc::new(super::ntlm::Ntlm::new(credentials, false))),
-        AuthScheme::Negotiate => Ok(std::sync::Arc::new(super::ntlm::Ntlm::new(credentials, true))),
-        AuthScheme::Auto => Ok(std::sync::Arc::new(super::auto::Auto::new(credentials))),
+        AuthScheme::Negotiate => Ok(std::sync::Arc::new(super::negotiate::Negotiate::new(credentials, kerberos, host))),
+        AuthScheme::Kerberos => Ok(std::sync::Arc::new(super::kerberos::Kerberos::new(credentials, kerberos, host))),
+        AuthScheme::Auto => Ok(std::sync::Arc::new(super::auto::Auto::new(credentials, kerberos, host))),
     }
 }
 
@@ -199,7 +211,9 @@ mod tests {
 
     #[tokio::test]
     async fn basic_sends_domain_user_as_is_then_gives_up() {
-        let auth = authenticator(AuthScheme::Basic, Some(&Credentials::new(r"CORP\jdoe", "pä:ss"))).unwrap();
+        let auth =
+            authenticator(AuthScheme::Basic, Some(&Credentials::new(r"CORP\jdoe", "pä:ss")), &Default::default(), "h")
+                .unwrap();
         assert_eq!(auth.scheme(), "Basic");
         assert!(!format!("{auth:?}").contains("pä"));
         let mut exchange = auth.begin(info());
@@ -215,7 +229,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_credentials_send_nothing() {
-        let auth = authenticator(AuthScheme::Basic, None).unwrap();
+        let auth = authenticator(AuthScheme::Basic, None, &Default::default(), "h").unwrap();
         assert_eq!(auth.scheme(), NO_AUTH);
         let mut exchange = auth.begin(info());
         assert!(matches!(exchange.next(None).await.unwrap(), AuthStep::Send(None)));

@@ -1,7 +1,7 @@
 //! `auth = "auto"`: the scheme is taken from the server's `WWW-Authenticate` challenges.
 //!
 //! The first request goes out bare; the 401's challenges decide, strongest first:
-//! Negotiate, NTLM, Digest, Basic (HTTP.sys sends one challenge per enabled scheme). The
+//! Negotiate (Kerberos, or NTLM without a KDC), NTLM, Digest, Basic (HTTP.sys sends one challenge per enabled scheme). The
 //! choice is kept for the client's life, so later requests start with that scheme directly.
 
 use std::fmt;
@@ -10,21 +10,29 @@ use std::sync::{Arc, Mutex};
 use reqwest::Method;
 
 use super::auth::{AuthExchange, AuthStep, Authenticator, Basic, Challenge, RequestInfo};
-use super::config::Credentials;
+use super::config::{Credentials, KerberosSettings};
 use super::digest::Digest;
 use super::error::ClientError;
+use super::negotiate::Negotiate;
 use super::ntlm::Ntlm;
 use crate::authproto::challenge::parse_all;
 
 /// Picks the scheme from the first 401, then behaves as that scheme.
 pub struct Auto {
     credentials: Credentials,
+    kerberos: KerberosSettings,
+    host: String,
     chosen: Arc<Mutex<Option<Arc<dyn Authenticator>>>>,
 }
 
 impl Auto {
-    pub fn new(credentials: &Credentials) -> Auto {
-        Auto { credentials: credentials.clone(), chosen: Arc::new(Mutex::new(None)) }
+    pub fn new(credentials: &Credentials, kerberos: &KerberosSettings, host: &str) -> Auto {
+        Auto {
+            credentials: credentials.clone(),
+            kerberos: kerberos.clone(),
+            host: host.to_string(),
+            chosen: Arc::new(Mutex::new(None)),
+        }
     }
 
     fn chosen(&self) -> Option<Arc<dyn Authenticator>> {
@@ -54,6 +62,8 @@ impl Authenticator for Auto {
         }
         Box::new(Exchange {
             credentials: self.credentials.clone(),
+            kerberos: self.kerberos.clone(),
+            host: self.host.clone(),
             chosen: self.chosen.clone(),
             method: request.method.clone(),
             uri: request.uri.to_string(),
@@ -64,6 +74,8 @@ impl Authenticator for Auto {
 
 struct Exchange {
     credentials: Credentials,
+    kerberos: KerberosSettings,
+    host: String,
     chosen: Arc<Mutex<Option<Arc<dyn Authenticator>>>>,
     method: Method,
     uri: String,
@@ -73,9 +85,10 @@ struct Exchange {
 /// The schemes this client speaks, strongest first, as named in challenges.
 const PREFERENCE: [&str; 4] = ["Negotiate", "NTLM", "Digest", "Basic"];
 
-fn authenticator_for(scheme: &str, credentials: &Credentials) -> Result<Arc<dyn Authenticator>, ClientError> {
+fn authenticator_for(scheme: &str, exchange: &Exchange) -> Result<Arc<dyn Authenticator>, ClientError> {
+    let credentials = &exchange.credentials;
     Ok(match scheme {
-        "Negotiate" => Arc::new(Ntlm::new(credentials, true)),
+        "Negotiate" => Arc::new(Negotiate::new(credentials, &exchange.kerberos, &exchange.host)),
         "NTLM" => Arc::new(Ntlm::new(credentials, false)),
         "Digest" => Arc::new(Digest::new(credentials)),
         _ => Arc::new(Basic::new(credentials)?),
@@ -99,7 +112,7 @@ impl AuthExchange for Exchange {
                 server: None,
             });
         };
-        let auth = authenticator_for(scheme, &self.credentials)?;
+        let auth = authenticator_for(scheme, self)?;
         *self.chosen.lock().unwrap_or_else(|e| e.into_inner()) = Some(auth.clone());
         tracing::debug!(scheme, "auth = auto: using the server's strongest offered scheme");
         let mut delegate = auth.begin(RequestInfo { method: &self.method, uri: &self.uri });
@@ -117,5 +130,9 @@ impl AuthExchange for Exchange {
             Some(d) => d.finish(headers),
             None => Ok(()),
         }
+    }
+
+    fn mechanism(&self) -> Option<&'static str> {
+        self.delegate.as_ref().and_then(|d| d.mechanism())
     }
 }

@@ -26,6 +26,8 @@ pub struct ClientConfig {
     pub credentials: Option<Credentials>,
     /// The HTTP authentication scheme to use with the credentials.
     pub auth: AuthScheme,
+    /// Realm, KDC and SPN for Kerberos (`Kerberos`, and `Negotiate`/`Auto` preferring it).
+    pub kerberos: KerberosSettings,
     /// How to decide whether the server's TLS certificate is the right one (`https` only).
     pub trust: Trust,
     /// Limit for one whole request: connecting, every authentication leg, and reading the body.
@@ -66,6 +68,7 @@ impl Default for ClientConfig {
             count: None,
             credentials: None,
             auth: AuthScheme::Basic,
+            kerberos: KerberosSettings::default(),
             trust: Trust::System,
             timeout: Self::DEFAULT_TIMEOUT,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
@@ -96,6 +99,21 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// Where Kerberos finds its realm, KDC and service principal. Every field may stay unset:
+/// the realm then comes from a `user@REALM` user name, the KDC from `krb5.conf`
+/// (`KRB5_CONFIG`, `/etc/krb5.conf`: the realm's first `kdc =`), and the SPN from the URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KerberosSettings {
+    /// The realm, for a user name without one (`svc-auditbridge`, `CORP\svc-auditbridge`).
+    pub realm: Option<String>,
+    /// The KDC: `host`, `host:port` or `tcp://host:port` (Kerberos over TCP).
+    pub kdc: Option<String>,
+    /// The service principal; `HTTP/<host of the URL>` when unset (what Windows asks for).
+    pub spn: Option<String>,
+    /// A keytab file with the user's key, used instead of the password.
+    pub keytab: Option<std::path::PathBuf>,
+}
+
 /// The HTTP authentication scheme. The API accepts NTLM, Negotiate, Digest and Basic
 /// (spec §1); each is an [`Authenticator`](super::auth::Authenticator), and `Auto` takes
 /// the strongest one the server's 401 offers.
@@ -110,8 +128,11 @@ pub enum AuthScheme {
     Digest,
     /// NTLMv2, connection-bound (Netwrix's recommended scheme).
     Ntlm,
-    /// Negotiate (SPNEGO) carrying NTLMv2; Kerberos is not used.
+    /// Negotiate: Kerberos when a ticket can be had, else NTLMv2 inside SPNEGO (logged), as
+    /// Windows does.
     Negotiate,
+    /// Kerberos only, under the `Negotiate` scheme: for domains that restrict NTLM.
+    Kerberos,
     /// Whatever the server's `WWW-Authenticate` challenges offer, strongest first
     /// (Negotiate, NTLM, Digest, Basic).
     Auto,
@@ -125,6 +146,7 @@ impl AuthScheme {
             AuthScheme::Digest => "Digest",
             AuthScheme::Ntlm => "NTLM",
             AuthScheme::Negotiate => "Negotiate",
+            AuthScheme::Kerberos => "Kerberos",
             AuthScheme::Auto => "auto",
         }
     }

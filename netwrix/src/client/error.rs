@@ -115,6 +115,9 @@ pub enum ClientError {
         /// How many records the page had.
         records: usize,
     },
+    /// A Kerberos login failed (wrong password, unknown principal, clock skew, no KDC, wrong SPN).
+    #[error("Kerberos: {0}")]
+    Kerberos(super::kerberos::KerberosError),
     /// The client configuration is unusable (bad URL, unreadable CA file, bad fingerprint…).
     #[error("invalid client configuration: {0}")]
     Config(String),
@@ -141,6 +144,7 @@ impl ClientError {
             | ClientError::PageTooLarge { .. }
             | ClientError::FieldTooLarge { .. }
             | ClientError::StuckMark { .. }
+            | ClientError::Kerberos(_)
             | ClientError::Config(_) => None,
         }
     }
@@ -157,6 +161,8 @@ impl ClientError {
             | ClientError::Transport(_)
             | ClientError::Decode(_) => true,
             ClientError::UnexpectedStatus { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+            // A KDC that did not answer may come back; one that said no will say it again.
+            ClientError::Kerberos(e) => matches!(e, super::kerberos::KerberosError::NoKdc { .. }),
             ClientError::Unauthorized { .. }
             | ClientError::BadRequest(_)
             | ClientError::Forbidden(_)

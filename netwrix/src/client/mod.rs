@@ -15,6 +15,8 @@ mod auto;
 pub mod config;
 mod digest;
 pub mod error;
+pub mod kerberos;
+mod negotiate;
 mod ntlm;
 mod peek;
 mod requests;
@@ -26,7 +28,9 @@ use std::time::Duration;
 use reqwest::Url;
 
 pub use auth::{AuthExchange, AuthStep, Authenticator, Challenge, RequestInfo};
-pub use config::{AuthScheme, ClientConfig, Credentials};
+pub use config::{AuthScheme, ClientConfig, Credentials, KerberosSettings};
+pub use kerberos::KerberosError;
+
 pub use error::ClientError;
 pub use peek::peek_certificates;
 pub use requests::UNPARSED_CATEGORY;
@@ -55,6 +59,19 @@ struct Inner {
     search_url: Url,
     /// `.../activity_records/?format=..`
     write_url: Url,
+    /// The schemes the server's 401s offered and the one that got through, for `validate --check`.
+    seen: std::sync::Mutex<AuthSeen>,
+}
+
+/// What the server offered and what the client used, as far as requests so far tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthSeen {
+    /// Scheme names of the last 401's `WWW-Authenticate` challenges, in order (empty
+    /// when no request was challenged).
+    pub offered: Vec<String>,
+    /// The scheme of the last answered request, with its mechanism under Negotiate:
+    /// `Negotiate (Kerberos)`, `Negotiate (NTLM)`, `Digest`…
+    pub used: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -82,7 +99,8 @@ impl Client {
         if config.timeout.is_zero() || config.connect_timeout.is_zero() {
             return Err(ClientError::Config("timeouts must be longer than zero".into()));
         }
-        let auth = auth::authenticator(config.auth, config.credentials.as_ref())?;
+        let host = base.host_str().unwrap_or_default().to_string();
+        let auth = auth::authenticator(config.auth, config.credentials.as_ref(), &config.kerberos, &host)?;
         if config.trust == Trust::Insecure && https {
             tracing::warn!(
                 base_url = %base,
@@ -129,6 +147,7 @@ impl Client {
             enum_url: endpoint("enum", true)?,
             search_url: endpoint("search", true)?,
             write_url: endpoint("", false)?,
+            seen: std::sync::Mutex::new(AuthSeen::default()),
             http,
             base_url,
             format,
@@ -143,6 +162,33 @@ impl Client {
     /// The server's base URL, as configured (without a trailing `/` or API path).
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
+    }
+
+    /// Which schemes the server offered and which one was used, so far.
+    pub fn auth_seen(&self) -> AuthSeen {
+        self.inner.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn note_offered(&self, headers: &reqwest::header::HeaderMap) {
+        let offered: Vec<String> = headers
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(crate::authproto::challenge::parse_all)
+            .map(|c| c.scheme)
+            .collect();
+        if !offered.is_empty() {
+            self.inner.seen.lock().unwrap_or_else(|e| e.into_inner()).offered = offered;
+        }
+    }
+
+    fn note_used(&self, mechanism: Option<&'static str>) {
+        let scheme = self.inner.auth.scheme();
+        let used = match mechanism {
+            Some(m) if m != scheme => format!("{scheme} ({m})"),
+            _ => scheme.to_string(),
+        };
+        self.inner.seen.lock().unwrap_or_else(|e| e.into_inner()).used = Some(used);
     }
 
     /// The wire format this client speaks.

@@ -162,9 +162,11 @@ impl Client {
             );
             if status != StatusCode::UNAUTHORIZED {
                 auth.finish(&headers)?;
+                self.note_used(auth.mechanism());
                 let location = headers.get(LOCATION).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
                 return Ok(Reply { status, location, body: bytes });
             }
+            self.note_offered(&headers);
             refused = bytes;
             challenge_headers = Some((status, headers, connection_changed));
         }
