@@ -6,7 +6,6 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Options of `auditbridge hec-receiver`.
 #[derive(Debug, clap::Args)]
@@ -62,23 +61,7 @@ pub async fn hec_receiver(args: HecReceiverArgs) -> anyhow::Result<ExitCode> {
         Some(path) => _ = writeln!(out, "writing indexed events to {}", path.display()),
         None => _ = writeln!(out, "counting indexed events (--output FILE keeps them)"),
     }
-    let _ = writeln!(out, "stop with Ctrl-C");
-    let _ = out.flush();
-    let mut shown = 0;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        tokio::select! {
-            r = &mut ctrl_c => { r?; break; }
-            () = tokio::time::sleep(Duration::from_secs(5)) => {
-                let n = receiver.indexed_count();
-                if n != shown {
-                    shown = n;
-                    let _ = writeln!(out, "{n} events indexed");
-                }
-            }
-        }
-    }
+    super::stand_in::report_until_ctrl_c(&mut out, "events indexed", || receiver.indexed_count()).await?;
     running.shutdown().await;
     let stats = receiver.stats();
     let _ = writeln!(

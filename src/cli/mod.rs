@@ -10,6 +10,7 @@ mod import_mark;
 mod preview;
 mod run;
 mod sentinel_receiver;
+mod stand_in;
 mod status;
 mod trust;
 mod vacuum;

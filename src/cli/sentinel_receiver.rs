@@ -99,23 +99,7 @@ pub async fn sentinel_receiver(args: SentinelReceiverArgs) -> anyhow::Result<Exi
         Some(path) => _ = writeln!(out, "writing accepted rows to {}", path.display()),
         None => _ = writeln!(out, "counting accepted rows (--output FILE keeps them)"),
     }
-    let _ = writeln!(out, "stop with Ctrl-C");
-    let _ = out.flush();
-    let mut shown = 0;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        tokio::select! {
-            r = &mut ctrl_c => { r?; break; }
-            () = tokio::time::sleep(Duration::from_secs(5)) => {
-                let n = receiver.row_count();
-                if n != shown {
-                    shown = n;
-                    let _ = writeln!(out, "{n} rows accepted");
-                }
-            }
-        }
-    }
+    super::stand_in::report_until_ctrl_c(&mut out, "rows accepted", || receiver.row_count()).await?;
     running.shutdown().await;
     let stats = receiver.stats();
     let _ = writeln!(
