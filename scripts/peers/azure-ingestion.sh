@@ -9,17 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-VENV=.peers/venv
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
-install_one() { # MODULE PIP-SPEC
-    if "$VENV/bin/python" -c "import $1" >/dev/null 2>&1; then
-        echo "$2: already installed"
-    else
-        "$VENV/bin/pip" install --quiet "$2"
-        "$VENV/bin/python" -c "import $1" && echo "$2: installed"
-    fi
-}
-install_one azure.identity 'azure-identity==1.27.0'
-install_one azure.monitor.ingestion 'azure-monitor-ingestion==1.1.0'
+. scripts/lib/venv.sh
+pip_peer azure.identity 'azure-identity==1.27.0'
+pip_peer azure.monitor.ingestion 'azure-monitor-ingestion==1.1.0'

@@ -8,16 +8,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-VENV=.peers/venv
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
-install_one() { # MODULE PIP-SPEC
-    if "$VENV/bin/python" -c "import $1" >/dev/null 2>&1; then
-        echo "$2: already installed"
-    else
-        "$VENV/bin/pip" install --quiet "$2"
-        "$VENV/bin/python" -c "import $1" && echo "$2: installed"
-    fi
-}
-install_one spnego 'pyspnego==0.12.4'
+. scripts/lib/venv.sh
+pip_peer spnego 'pyspnego==0.12.4'
