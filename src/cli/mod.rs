@@ -116,16 +116,31 @@ impl Command {
 
 /// Sets up tracing on standard error; `RUST_LOG` overrides the default level
 /// (`info`, or `warn` for the demo, whose progress bar says the rest).
+///
+/// `RUST_LOG` takes a level and `target=level` pairs (`info,netwrix=debug`): the
+/// `Targets` filter, which needs no regex engine (EnvFilter's span and field filters
+/// cost a regex crate in every build). A value it cannot read is reported and ignored.
 pub fn init_logging(cli: &Cli) {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let default = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let from_env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
+    let (filter, unread) = match from_env.as_deref().map(str::parse::<Targets>) {
+        Some(Ok(filter)) => (filter, None),
+        Some(Err(e)) => (default.parse::<Targets>().unwrap_or_default(), Some(e)),
+        None => (default.parse::<Targets>().unwrap_or_default(), None),
+    };
     // Colours only for a person at a terminal: escape codes spoil journald and log files.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(ansi);
     match cli.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.finish().with(filter).init(),
+        LogFormat::Json => builder.json().finish().with(filter).init(),
+    }
+    if let Some(e) = unread {
+        tracing::warn!("RUST_LOG is not a level or `target=level` list ({e}); using {default}");
     }
 }
 

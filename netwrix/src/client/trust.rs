@@ -60,9 +60,10 @@ pub fn parse_fingerprint(text: &str) -> Result<String, ClientError> {
     Ok(hex)
 }
 
-/// The crypto provider every connection uses (aws-lc-rs, as reqwest's `rustls` feature does).
+/// The crypto provider every connection uses: `ring`, the one provider compiled in (it
+/// builds in a fraction of aws-lc's time; see docs/development.md).
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Builds the rustls configuration for `trust`. ALPN offers HTTP/1.1 only: HTTP.sys does

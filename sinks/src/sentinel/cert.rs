@@ -46,7 +46,7 @@ impl ClientCertificate {
             .map_err(|e| format!("client_certificate: {shown}: {e}"))?;
         let key = PrivateKeyDer::from_pem_slice(&pem)
             .map_err(|e| format!("client_certificate: no usable PRIVATE KEY in {shown}: {e}"))?;
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let provider = rustls::crypto::ring::default_provider();
         let key = provider
             .key_provider
             .load_private_key(key)
@@ -123,7 +123,7 @@ pub(crate) fn verify(
         _ => return Err(Refusal::Signature),
     }
     let signature = B64.decode(s).map_err(|_| malformed("signature not base64url"))?;
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let provider = rustls::crypto::ring::default_provider();
     let algorithms = provider
         .signature_verification_algorithms
         .mapping
