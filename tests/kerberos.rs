@@ -255,3 +255,41 @@ async fn negotiate_falls_back_to_ntlm_when_no_kdc_answers_and_says_so() {
     let said = text(&out);
     assert!(said.contains("server offers: Negotiate; used: Negotiate (NTLM)"), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn negotiate_falls_back_to_ntlm_when_the_server_takes_no_ticket() {
+    // The server offers Negotiate (carrying NTLM only) and NTLM, as HTTP.sys does with both
+    // enabled; the KDC knows the user, and HTTP/localhost but not HTTP/127.0.0.1.
+    let mut realm = Realm::create();
+    realm.kadmin(&format!("addprinc +requires_preauth -pw {PASSWORD} svc-export"));
+    let kdc = realm.start_kdc(None);
+    let emulator = Emulator::new(EmulatorConfig {
+        credentials: Some((USER.into(), PASSWORD.into())),
+        schemes: vec![ServerScheme::Negotiate, ServerScheme::Ntlm],
+        ..EmulatorConfig::default()
+    });
+    emulator.add_records(netwrix::generate::generate(RECORDS, 7));
+    let running = emulator.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let port = running.addr.port();
+    let cases = [
+        // Reached by its address: no SPN for it at the KDC.
+        (format!("http://127.0.0.1:{port}"), "wrong SPN: the KDC knows no service principal HTTP/127.0.0.1"),
+        // A ticket the server cannot read (it has no Kerberos): refused.
+        (format!("http://localhost:{port}"), "the server refused the Kerberos ticket for HTTP/localhost"),
+    ];
+    for (url, reason) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let kerberos = format!("realm = \"{REALM}\"\nkdc = \"127.0.0.1:{kdc}\"");
+        let config = config(dir.path(), &url, "negotiate", USER, PASSWORD, &kerberos);
+        let out = auditbridge(&["run", "--once"], &config);
+        let said = text(&out);
+        assert!(out.status.success(), "{url}: {said}");
+        assert_eq!(ids_in(&dir.path().join("out/records.jsonl")), expected_ids(RECORDS), "{url}");
+        assert!(said.contains("the server takes no ticket") && said.contains("Negotiate falls back to NTLM"), "{said}");
+        assert!(said.contains(reason), "{url}: {said}");
+
+        let out = auditbridge(&["validate", "--check"], &config);
+        let said = text(&out);
+        assert!(said.contains("used: Negotiate (NTLM)"), "{url}: {said}");
+    }
+}
