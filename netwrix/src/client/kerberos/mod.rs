@@ -286,11 +286,16 @@ pub(crate) struct KerberosExchange {
 impl KerberosExchange {
     /// The AP-REQ for this request: from the kept ticket while it is good, else a login.
     async fn ticket(&mut self) -> Result<AuthStep, ClientError> {
-        let token = match self.shared.kept() {
-            Some(ticket) => {
-                let (token, sent) = ticket.ap_req().map_err(|source| {
-                    ClientError::Kerberos(KerberosError::Other { principal: self.shared.principal(), source })
-                })?;
+        let kept = self.shared.kept().and_then(|ticket| match ticket.ap_req() {
+            Ok((token, sent)) => Some((ticket, token, sent)),
+            Err(e) => {
+                tracing::warn!(spn = %self.shared.spn, "Kerberos: no AP-REQ from the kept ticket ({e}); logging in");
+                self.shared.forget(&ticket);
+                None
+            }
+        });
+        let token = match kept {
+            Some((ticket, token, sent)) => {
                 self.leg = Some(Leg::Kept(ticket, sent));
                 token
             }
