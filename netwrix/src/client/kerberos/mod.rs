@@ -4,8 +4,8 @@
 //!
 //! Per request: the first request of a client goes out bare, so the server's 401 says
 //! whether it offers `Negotiate` (and `validate --check` can show it); once the server took
-//! a ticket, later requests carry theirs on the first leg. A ticket answered by another 401
-//! is refused for good ([`KerberosError::TicketRefused`]); the token on the final answer is
+//! a ticket, later requests carry theirs on the first leg. A freshly fetched ticket answered
+//! by another 401 is refused for good ([`KerberosError::TicketRefused`]); the token on the final answer is
 //! checked, and one that does not verify fails the request ([`KerberosError::MutualAuth`]).
 //!
 //! Tickets: `sspi` 0.23 keeps no credentials cache, so a login (AS and TGS exchanges, three
