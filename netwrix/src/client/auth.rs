@@ -24,9 +24,10 @@
 //!   starts over, [`Challenge::connection_changed`]) (`super::ntlm`). [`Authenticator::connection_bound`] returns true, so the client keeps one
 //!   idle connection per host and the three legs share it (the client is HTTP/1.1 only).
 //! - **Kerberos**: `next(None)` sends nothing until the server once took a ticket, then the
-//!   AP-REQ at once; `finish` checks the server's AP-REP (`super::kerberos`).
-//! - **Negotiate**: Kerberos, or when no realm or KDC is to be had, NTLM inside SPNEGO
-//!   (`super::negotiate`).
+//!   AP-REQ at once (from the job's kept ticket while it is good); `finish` checks the
+//!   server's AP-REP (`super::kerberos`).
+//! - **Negotiate**: Kerberos, or NTLM inside SPNEGO when no realm or KDC is to be had, or
+//!   when the server takes no ticket and offers NTLM (`super::negotiate`).
 //! - **Auto**: an authenticator that sends nothing first, then picks the strongest scheme the
 //!   401's challenges offer and delegates to that scheme's exchange (`super::auto`).
 

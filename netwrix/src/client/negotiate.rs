@@ -1,7 +1,13 @@
 //! `auth = "negotiate"`: Kerberos when a ticket can be had, else NTLM inside SPNEGO, as
-//! Windows' Negotiate package decides (spec §5). Kerberos is "unavailable" when no realm is
-//! known or no KDC answers ([`KerberosError::is_unavailable`]); a KDC that refuses (wrong
-//! password, clock skew, wrong SPN) is an error, not a reason to try NTLM.
+//! Windows' Negotiate package decides (spec §5). NTLM is used
+//! - when Kerberos is "unavailable": no realm is known or no KDC answers
+//!   ([`KerberosError::is_unavailable`]);
+//! - when the server cannot take our ticket ([`KerberosError::is_refused_ticket`]: the KDC
+//!   knows no SPN for the server's name, e.g. an IP address, or the server refused the ticket)
+//!   and its 401 offers `NTLM` (HTTP.sys sends one challenge per enabled scheme).
+//!
+//! A login the KDC refuses (wrong password, unknown user, clock skew) is an error, not a
+//! reason to try NTLM: the same password would fail there too, or lock the account sooner.
 //!
 //! A fallback is logged as a warning, and for [`RETRY_KERBEROS_AFTER`] the following requests
 //! go straight to NTLM instead of waiting on a dead KDC each time.
@@ -16,8 +22,9 @@ use reqwest::Method;
 use super::auth::{AuthExchange, AuthStep, Authenticator, Challenge, RequestInfo};
 use super::config::{Credentials, KerberosSettings};
 use super::error::ClientError;
-use super::kerberos::Kerberos;
+use super::kerberos::{Kerberos, KerberosError};
 use super::ntlm::Ntlm;
+use crate::authproto::challenge::parse_all;
 
 /// How long after a fallback to NTLM the next request tries Kerberos again.
 pub const RETRY_KERBEROS_AFTER: Duration = Duration::from_secs(300);
@@ -99,7 +106,7 @@ struct Exchange {
     kerberos: Box<dyn AuthExchange>,
     /// Why Kerberos cannot start, when that is known before the first leg: then NTLM
     /// starts on the first leg, with no bare request first.
-    unavailable: Option<super::kerberos::KerberosError>,
+    unavailable: Option<KerberosError>,
     ntlm: Arc<Ntlm>,
     principal: String,
     ntlm_until: Arc<Mutex<Option<Instant>>>,
@@ -114,15 +121,18 @@ impl AuthExchange for Exchange {
         if let Some(ntlm) = &mut self.fallback {
             return ntlm.next(challenge).await;
         }
+        let offers_ntlm =
+            challenge.as_ref().is_some_and(|c| c.www_authenticate().flat_map(parse_all).any(|c| c.is("NTLM")));
         let step = match (&challenge, self.unavailable.take()) {
             (None, Some(e)) => Err(ClientError::Kerberos(e)),
             _ => self.kerberos.next(challenge).await,
         };
         match step {
-            Err(ClientError::Kerberos(e)) if e.is_unavailable() => {
+            Err(ClientError::Kerberos(e)) if e.is_unavailable() || (offers_ntlm && e.is_refused_ticket()) => {
+                let why = if e.is_unavailable() { "Kerberos is unavailable" } else { "the server takes no ticket" };
                 tracing::warn!(
                     principal = %self.principal,
-                    "Kerberos is unavailable ({e}); Negotiate falls back to NTLM (trying Kerberos again in {} s)",
+                    "{why} ({e}); Negotiate falls back to NTLM (trying Kerberos again in {} s)",
                     RETRY_KERBEROS_AFTER.as_secs()
                 );
                 *self.ntlm_until.lock().unwrap_or_else(|e| e.into_inner()) =

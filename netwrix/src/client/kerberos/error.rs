@@ -113,6 +113,18 @@ impl KerberosError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, KerberosError::NoRealm { .. } | KerberosError::NoKdc { .. })
     }
+
+    /// Whether the server cannot take a ticket from us: the KDC has no service principal for
+    /// the name the server is reached by (an IP address, an alias), or the server refused the
+    /// ticket. Windows' Negotiate then uses NTLM when the server offers it, and so does ours.
+    pub fn is_refused_ticket(&self) -> bool {
+        matches!(
+            self,
+            KerberosError::UnknownService { .. }
+                | KerberosError::TicketRefused { .. }
+                | KerberosError::ServerClockSkew { .. }
+        )
+    }
 }
 
 #[cfg(test)]
@@ -152,6 +164,8 @@ mod tests {
             "HTTP/h",
         );
         assert!(std::error::Error::source(&other).is_some(), "the cause is kept");
-        assert!(!other.is_unavailable());
+        assert!(!other.is_unavailable() && !other.is_refused_ticket());
+        assert!(KerberosError::TicketRefused { spn: "HTTP/h".into() }.is_refused_ticket());
+        assert!(!KerberosError::WrongPassword { principal: "alice@R.TEST".into() }.is_refused_ticket());
     }
 }

@@ -4,9 +4,14 @@
 //!
 //! `sspi` frames the request (4-byte big-endian length first) and expects the answer framed
 //! the same way. It runs synchronously, inside `tokio::task::spawn_blocking`.
+//!
+//! It also keeps what the ticket cache needs (`super::cache`): the replies of one login, and
+//! the job's count of AS and TGS requests (logged, so that a reused ticket can be seen to
+//! cost the KDC nothing).
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,11 +38,53 @@ const KRB_AP_ERR_SKEW: u32 = 37;
 pub(crate) struct TcpKdc {
     /// KDC time minus local time, in seconds, from the last KRB_AP_ERR_SKEW.
     pub skew: Arc<Mutex<Option<i64>>>,
+    /// Every reply of this login, without its length prefix, in order.
+    replies: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// The job's requests so far (shared by all its logins).
+    counts: Arc<KdcCounts>,
 }
 
+/// How many AS and TGS requests a job sent to its KDC.
+#[derive(Debug, Default)]
+pub(crate) struct KdcCounts {
+    as_requests: AtomicU64,
+    tgs_requests: AtomicU64,
+}
+
+impl KdcCounts {
+    /// `(AS requests, TGS requests)`.
+    pub fn get(&self) -> (u64, u64) {
+        (self.as_requests.load(Ordering::Relaxed), self.tgs_requests.load(Ordering::Relaxed))
+    }
+}
+
+/// The DER tags of the KDC requests (RFC 4120 §5.4.1: APPLICATION 10 and 12).
+const AS_REQ_TAG: u8 = 0x6a;
+const TGS_REQ_TAG: u8 = 0x6c;
+
 impl TcpKdc {
+    /// A transport for one login, counting into the job's `counts`.
+    pub fn new(counts: Arc<KdcCounts>) -> TcpKdc {
+        TcpKdc { counts, ..TcpKdc::default() }
+    }
+
     pub fn skew_seconds(&self) -> Option<i64> {
         *self.skew.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The replies of this login so far (KRB-ERRORs included).
+    pub fn replies(&self) -> Vec<Vec<u8>> {
+        self.replies.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn count(&self, framed: &[u8]) {
+        let (kind, counter) = match framed.get(4) {
+            Some(&AS_REQ_TAG) => ("AS-REQ", &self.counts.as_requests),
+            Some(&TGS_REQ_TAG) => ("TGS-REQ", &self.counts.tgs_requests),
+            _ => return,
+        };
+        let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::debug!(kind, n, "KDC request");
     }
 
     fn note(&self, reply: &[u8]) {
@@ -73,12 +120,15 @@ impl NetworkClient for TcpKdc {
         let port = request.url.port().unwrap_or(88);
         let addresses = (host, port).to_socket_addrs().map_err(|e| unreachable(format!("KDC {host}:{port}: {e}")))?;
         let mut last = unreachable(format!("KDC {host}:{port}: the name has no address"));
+        self.count(&request.data);
         for address in addresses {
             match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
                 Ok(stream) => {
                     let reply =
                         exchange(stream, &request.data).map_err(|e| unreachable(format!("KDC {address}: {e}")))?;
-                    self.note(reply.get(4..).unwrap_or_default());
+                    let unframed = reply.get(4..).unwrap_or_default();
+                    self.note(unframed);
+                    self.replies.lock().unwrap_or_else(|e| e.into_inner()).push(unframed.to_vec());
                     return Ok(reply);
                 }
                 Err(e) => last = unreachable(format!("KDC {address}: {e}")),

@@ -4,24 +4,28 @@
 //!
 //! Per request: the first request of a client goes out bare, so the server's 401 says
 //! whether it offers `Negotiate` (and `validate --check` can show it); once the server took
-//! a ticket, later requests carry theirs on the first leg. A ticket answered by another 401
-//! is refused for good ([`KerberosError::TicketRefused`]); the token on the final answer is
+//! a ticket, later requests carry theirs on the first leg. A freshly fetched ticket answered
+//! by another 401 is refused for good ([`KerberosError::TicketRefused`]); the token on the final answer is
 //! checked, and one that does not verify fails the request ([`KerberosError::MutualAuth`]).
 //!
-//! Tickets: `sspi` 0.23 keeps no credentials cache, so every handshake asks the KDC for a
-//! fresh TGT and service ticket (three round trips; a long `run` thus never holds an
-//! expired ticket); ARCHITECTURE.md ("Kerberos, and which authentication code is ours") weighs it.
+//! Tickets: `sspi` 0.23 keeps no credentials cache, so a login (AS and TGS exchanges, three
+//! KDC round trips) is `sspi`'s, and the service ticket it got is kept for the job
+//! ([`cache`]): later requests send AP-REQs made from it with no KDC traffic until shortly
+//! before it ends, then the next request logs in again. A kept ticket the server refuses
+//! (its key changed, the server restarted with another keytab) is dropped and the request
+//! logs in afresh once. ARCHITECTURE.md ("Authentication: Kerberos on sspi") weighs it.
 //!
 //! `sspi` is synchronous and talks to the KDC itself through [`kdc::TcpKdc`]; each step runs
 //! in `spawn_blocking`.
 
+mod cache;
 mod error;
 mod kdc;
 mod keytab;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -62,6 +66,10 @@ struct Shared {
     keytab: Option<std::path::PathBuf>,
     /// The server took a ticket: later requests send theirs with the first leg.
     preemptive: AtomicBool,
+    /// The service ticket the server last took, reused until its renewal time.
+    kept: Mutex<Option<Arc<cache::ServiceTicket>>>,
+    /// The job's AS and TGS requests so far.
+    counts: Arc<kdc::KdcCounts>,
 }
 
 impl Kerberos {
@@ -77,6 +85,8 @@ impl Kerberos {
                 kdc: settings.kdc.clone(),
                 keytab: settings.keytab.clone(),
                 preemptive: AtomicBool::new(false),
+                kept: Mutex::new(None),
+                counts: Arc::default(),
             }),
         }
     }
@@ -128,8 +138,9 @@ impl Shared {
         })
     }
 
-    /// Gets a service ticket and makes the AP-REQ token (blocking: talks to the KDC).
-    fn start(&self) -> Result<(Context, Vec<u8>), KerberosError> {
+    /// Gets a service ticket and makes the AP-REQ token (blocking: talks to the KDC); with
+    /// them, the ticket read back for reuse when that works ([`cache`]).
+    fn start(&self) -> Result<(Context, Vec<u8>, Option<cache::ServiceTicket>), KerberosError> {
         let realm = self.realm.clone().ok_or_else(|| KerberosError::NoRealm { user: self.account.clone() })?;
         let principal = self.principal();
         let fail = |e: sspi::Error| KerberosError::from_sspi(e, &principal, &realm, &self.spn);
@@ -140,16 +151,23 @@ impl Shared {
                 principal: principal.clone(),
                 source: sspi::Error::new(sspi::ErrorKind::InvalidParameter, e.to_string()),
             })?;
-        let identity: sspi::Credentials = match &self.keytab {
+        let (identity, user_key): (sspi::Credentials, _) = match &self.keytab {
             Some(path) => {
                 let bad = |detail: String| KerberosError::Keytab { path: path.display().to_string(), detail };
                 let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
                 let found = keytab::find_key(&bytes, &self.account, &realm).map_err(bad)?;
                 let key_enctype = picky_krb::crypto::CipherSuite::try_from(usize::from(found.enctype))
                     .map_err(|e| bad(format!("encryption type {}: {e}", found.enctype)))?;
-                sspi::KeytabIdentity { principal: username, key: found.key.into(), key_enctype }.into()
+                let user_key = cache::UserKey::Key(found.key.clone());
+                (sspi::KeytabIdentity { principal: username, key: found.key.into(), key_enctype }.into(), user_key)
             }
-            None => sspi::AuthIdentity { username, password: self.password.clone().into() }.into(),
+            None => (
+                sspi::AuthIdentity { username, password: self.password.clone().into() }.into(),
+                cache::UserKey::Password {
+                    password: self.password.clone(),
+                    default_salt: format!("{realm}{}", self.account),
+                },
+            ),
         };
         let acquired = kerberos
             .acquire_credentials_handle()
@@ -161,10 +179,45 @@ impl Shared {
             kerberos,
             credentials: acquired.credentials_handle,
             spn: self.spn.clone(),
-            kdc: kdc::TcpKdc::default(),
+            kdc: kdc::TcpKdc::new(self.counts.clone()),
         };
         let (_, token) = context.step(Vec::new()).map_err(fail)?;
-        Ok((context, token))
+        let ticket = match cache::ServiceTicket::from_login(&context.kdc.replies(), &user_key, &token) {
+            Ok(ticket) => Some(ticket),
+            Err(e) => {
+                tracing::warn!(spn = %self.spn, "Kerberos: the service ticket cannot be kept ({e}); every request logs in");
+                None
+            }
+        };
+        Ok((context, token, ticket))
+    }
+
+    /// The kept ticket, unless it is due for renewal.
+    fn kept(&self) -> Option<Arc<cache::ServiceTicket>> {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.as_ref().filter(|t| chrono::Utc::now() < t.renew_at()).cloned()
+    }
+
+    /// Keeps a ticket the server took, and says so with the job's KDC traffic so far.
+    fn keep(&self, ticket: Arc<cache::ServiceTicket>) {
+        let (as_requests, tgs_requests) = self.counts.get();
+        tracing::info!(
+            spn = %self.spn,
+            principal = %self.principal(),
+            "Kerberos: new service ticket, valid until {}, reused until {} (KDC requests so far: {as_requests} AS, \
+             {tgs_requests} TGS)",
+            ticket.ends.format("%Y-%m-%d %H:%M:%S UTC"),
+            ticket.renew_at().format("%Y-%m-%d %H:%M:%S UTC"),
+        );
+        *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(ticket);
+    }
+
+    /// Forgets `ticket` if it is still the kept one.
+    fn forget(&self, ticket: &Arc<cache::ServiceTicket>) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.as_ref().is_some_and(|k| Arc::ptr_eq(k, ticket)) {
+            *kept = None;
+        }
     }
 }
 
@@ -210,28 +263,58 @@ impl Authenticator for Kerberos {
     }
 
     fn begin(&self, _request: RequestInfo<'_>) -> Box<dyn AuthExchange> {
-        Box::new(KerberosExchange { shared: self.shared.clone(), context: None })
+        Box::new(KerberosExchange { shared: self.shared.clone(), leg: None, renewed: false })
     }
+}
+
+/// What the last leg sent.
+enum Leg {
+    /// A login's AP-REQ from `sspi`, and the ticket to keep once the server takes it.
+    Login(Box<Context>, Option<Arc<cache::ServiceTicket>>),
+    /// An AP-REQ made from the kept ticket.
+    Kept(Arc<cache::ServiceTicket>, cache::Sent),
 }
 
 /// One request's Kerberos legs.
 pub(crate) struct KerberosExchange {
     shared: Arc<Shared>,
-    context: Option<Context>,
+    leg: Option<Leg>,
+    /// A refused kept ticket was replaced by a login already.
+    renewed: bool,
 }
 
 impl KerberosExchange {
+    /// The AP-REQ for this request: from the kept ticket while it is good, else a login.
     async fn ticket(&mut self) -> Result<AuthStep, ClientError> {
-        let shared = self.shared.clone();
-        let (context, token) = tokio::task::spawn_blocking(move || shared.start())
-            .await
-            .map_err(|e| ClientError::Transport(format!("the Kerberos login task failed: {e}")))?
-            .map_err(ClientError::Kerberos)?;
-        self.context = Some(context);
+        let kept = self.shared.kept().and_then(|ticket| match ticket.ap_req() {
+            Ok((token, sent)) => Some((ticket, token, sent)),
+            Err(e) => {
+                tracing::warn!(spn = %self.shared.spn, "Kerberos: no AP-REQ from the kept ticket ({e}); logging in");
+                self.shared.forget(&ticket);
+                None
+            }
+        });
+        let token = match kept {
+            Some((ticket, token, sent)) => {
+                self.leg = Some(Leg::Kept(ticket, sent));
+                token
+            }
+            None => self.login().await?,
+        };
         let mut value = HeaderValue::try_from(format!("Negotiate {}", STANDARD.encode(token)))
             .map_err(|_| ClientError::Config("the Kerberos token does not make a valid header".into()))?;
         value.set_sensitive(true);
         Ok(AuthStep::Send(Some(value)))
+    }
+
+    async fn login(&mut self) -> Result<Vec<u8>, ClientError> {
+        let shared = self.shared.clone();
+        let (context, token, ticket) = tokio::task::spawn_blocking(move || shared.start())
+            .await
+            .map_err(|e| ClientError::Transport(format!("the Kerberos login task failed: {e}")))?
+            .map_err(ClientError::Kerberos)?;
+        self.leg = Some(Leg::Login(Box::new(context), ticket.map(Arc::new)));
+        Ok(token)
     }
 }
 
@@ -255,12 +338,27 @@ impl AuthExchange for KerberosExchange {
             }
             return Ok(AuthStep::Send(None));
         };
-        if let Some(context) = &self.context {
-            // A KDC far off this machine's clock gave a ticket the server finds out of date.
-            return Err(ClientError::Kerberos(match context.kdc.skew_seconds() {
-                Some(skew) if skew.abs() > MAX_SKEW_SECONDS => KerberosError::ServerClockSkew { skew },
-                _ => KerberosError::TicketRefused { spn: self.shared.spn.clone() },
-            }));
+        match &self.leg {
+            Some(Leg::Kept(ticket, _)) if !self.renewed => {
+                tracing::info!(
+                    spn = %self.shared.spn,
+                    "Kerberos: the server refused the kept service ticket; logging in again"
+                );
+                self.shared.forget(ticket);
+                self.renewed = true;
+                return self.ticket().await;
+            }
+            Some(Leg::Login(context, _)) => {
+                // A KDC far off this machine's clock gave a ticket the server finds out of date.
+                return Err(ClientError::Kerberos(match context.kdc.skew_seconds() {
+                    Some(skew) if skew.abs() > MAX_SKEW_SECONDS => KerberosError::ServerClockSkew { skew },
+                    _ => KerberosError::TicketRefused { spn: self.shared.spn.clone() },
+                }));
+            }
+            Some(Leg::Kept(..)) => {
+                return Err(ClientError::Kerberos(KerberosError::TicketRefused { spn: self.shared.spn.clone() }))
+            }
+            None => {}
         }
         if !challenge.www_authenticate().flat_map(parse_all).any(|c| c.is("Negotiate")) {
             tracing::debug!("the server's 401 does not offer Negotiate; Kerberos gives up");
@@ -270,27 +368,39 @@ impl AuthExchange for KerberosExchange {
     }
 
     fn finish(&mut self, headers: &HeaderMap) -> Result<(), ClientError> {
-        let Some(context) = self.context.as_mut() else {
-            return Ok(());
-        };
-        self.shared.preemptive.store(true, Ordering::Relaxed);
-        let Some(token) = negotiate_token(headers) else {
-            tracing::debug!(spn = %context.spn, "the server sent no mutual-authentication token; not checked");
-            return Ok(());
-        };
-        let spn = context.spn.clone();
-        match context.step(token) {
-            Ok((SecurityStatus::Ok, _)) => Ok(()),
-            Ok((status, _)) => Err(ClientError::Kerberos(KerberosError::MutualAuth {
-                spn,
-                source: sspi::Error::new(sspi::ErrorKind::InvalidToken, format!("the context ended in {status:?}")),
-            })),
-            Err(source) => Err(ClientError::Kerberos(KerberosError::MutualAuth { spn, source })),
+        let spn = self.shared.spn.clone();
+        let mutual = |source| ClientError::Kerberos(KerberosError::MutualAuth { spn: spn.clone(), source });
+        let token = negotiate_token(headers);
+        match self.leg.as_mut() {
+            None => return Ok(()),
+            Some(Leg::Login(context, fresh)) => {
+                if let Some(token) = token {
+                    match context.step(token) {
+                        Ok((SecurityStatus::Ok, _)) => {}
+                        Ok((status, _)) => {
+                            let why = format!("the context ended in {status:?}");
+                            return Err(mutual(sspi::Error::new(sspi::ErrorKind::InvalidToken, why)));
+                        }
+                        Err(source) => return Err(mutual(source)),
+                    }
+                } else {
+                    tracing::debug!(spn = %spn, "the server sent no mutual-authentication token; not checked");
+                }
+                if let Some(ticket) = fresh.take() {
+                    self.shared.keep(ticket);
+                }
+            }
+            Some(Leg::Kept(_, sent)) => match token {
+                Some(token) => sent.check(&token).map_err(mutual)?,
+                None => tracing::debug!(spn = %spn, "the server sent no mutual-authentication token; not checked"),
+            },
         }
+        self.shared.preemptive.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     fn mechanism(&self) -> Option<&'static str> {
-        self.context.as_ref().map(|_| "Kerberos")
+        self.leg.as_ref().map(|_| "Kerberos")
     }
 }
 
@@ -319,10 +429,10 @@ mod tests {
     #[test]
     fn without_realm_or_kdc_kerberos_is_unavailable() {
         let k = Kerberos::new(&Credentials::new(r"CORP\alice", "pw"), &KerberosSettings::default(), "h");
-        let Err(error) = k.shared.start() else { panic!("no realm") };
+        let Err(error) = k.shared.start().map(|_| ()) else { panic!("no realm") };
         assert!(error.is_unavailable() && error.to_string().contains("no Kerberos realm"), "{error}");
         let k = Kerberos::new(&Credentials::new("alice@NOWHERE.INVALID", "pw"), &KerberosSettings::default(), "h");
-        let Err(error) = k.shared.start() else { panic!("no KDC") };
+        let Err(error) = k.shared.start().map(|_| ()) else { panic!("no KDC") };
         assert!(error.is_unavailable() && error.to_string().contains("no KDC reachable"), "{error}");
     }
 }
