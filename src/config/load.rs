@@ -349,6 +349,9 @@ path = "out/records.jsonl"
         assert!(e.message.contains("expected a boolean"), "{e}");
         let e = err(&format!("{GOOD}\n{hec}batch_events = -5\n"));
         assert_eq!((e.line, e.column, e.key.as_deref()), (21, 16, Some("sink[1].batch_events")), "{e}");
+        // A key the sink cannot do without.
+        let e = err(&format!("{GOOD}\n{}", hec.replace("\"http://h:8088\"", "5")));
+        assert_eq!((e.line, e.column, e.key.as_deref()), (19, 7, Some("sink[1].url")), "{e}");
         // In a sub-table of the sink.
         let e = err(&format!("{GOOD}\n{hec}\n[sink.tls]\nca_file = 5\n"));
         assert_eq!((e.line, e.column, e.key.as_deref()), (23, 11, Some("sink[1].tls.ca_file")), "{e}");
@@ -359,9 +362,12 @@ path = "out/records.jsonl"
         // Another key holds the same value: the one at fault is still found.
         let e = err(&format!("{GOOD}\n{hec}ack = \"t\"\n"));
         assert_eq!((e.line, e.column, e.key.as_deref()), (21, 7, Some("sink[1].ack")), "{e}");
-        // Two keys at fault: no one key is, and the error stays at the sink's header.
+        // Two keys at fault: the error is about the one read first.
         let e = err(&format!("{GOOD}\n{hec}ack = \"t\"\nbatch_events = -5\n"));
-        assert_eq!((e.line, e.column, e.key.as_deref()), (16, 1, None), "{e}");
+        assert_eq!((e.line, e.column, e.key.as_deref()), (21, 7, Some("sink[1].ack")), "{e}");
+        // A type the bridge does not have.
+        let e = err(&format!("{GOOD}\n{}", hec.replace("splunk_hec", "splunk")));
+        assert_eq!((e.line, e.column, e.key.as_deref()), (18, 8, Some("sink[1].type")), "{e}");
     }
 
     #[test]

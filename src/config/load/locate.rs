@@ -35,10 +35,16 @@ impl<'t> Doc<'t> {
         lookup(self.sink(index)?, key).map(|(k, _)| k)
     }
 
-    /// The one key of the `index`-th sink its error is about, and where to point: the
-    /// key whose removal alone makes the sink readable; at its value if another value
-    /// there gives another error (a value of the wrong type or out of range), else at the
-    /// key (a key the sink does not have). `None` when no single key is at fault.
+    /// The one key of the `index`-th sink its error is about, and where to point.
+    ///
+    /// First the key whose removal alone makes the sink readable. Failing that (a key the
+    /// sink needs, or two keys at fault): serde reads a table's keys in turn and stops at
+    /// the first bad one, and looks for missing ones only after, so the key at fault is
+    /// the one whose removal changes the error while removing another leaves it as it is.
+    /// `name` and `type`, which every sink needs first, change it always: `type` is taken
+    /// only when nothing else is. The place is the value when another value there changes
+    /// the error (a value of the wrong type or out of range), else the key (a key the sink
+    /// does not have). `None` when no single key stands out.
     pub(super) fn fault_in_sink(&self, index: usize) -> Option<(Range<usize>, String)> {
         let Some(toml::Value::Table(sink)) = self.plain.get("sink")?.as_array()?.get(index) else {
             return None;
@@ -52,8 +58,23 @@ impl<'t> Doc<'t> {
         let first = read(sink).err()?;
         let mut paths = Vec::new();
         leaf_paths(sink, "", &mut paths);
-        let mut faults = paths.into_iter().filter(|p| p != "type" && read(&edited(sink, p, None)).is_ok());
-        let (path, None) = (faults.next()?, faults.next()) else { return None };
+        let without: Vec<(String, Option<String>)> = paths
+            .into_iter()
+            .map(|p| {
+                let error = read(&edited(sink, &p, None)).err();
+                (p, error)
+            })
+            .collect();
+        let one = |found: Vec<&String>| match found[..] {
+            [only] => Some(only.clone()),
+            _ => None,
+        };
+        let readable = one(without.iter().filter(|(_, e)| e.is_none()).map(|(p, _)| p).collect());
+        let changed: Vec<&String> =
+            without.iter().filter(|(_, e)| e.as_ref() != Some(&first)).map(|(p, _)| p).collect();
+        let path = readable
+            .or_else(|| one(changed.iter().copied().filter(|p| *p != "name" && *p != "type").collect()))
+            .or_else(|| changed.iter().any(|p| *p == "type").then(|| "type".to_owned()))?;
         let (key, value) = lookup(self.sink(index)?, &path)?;
         let other = match dotted(sink, &path) {
             Some(toml::Value::String(_)) => toml::Value::Integer(0),
