@@ -183,7 +183,7 @@ impl Store {
         Ok(())
     }
 
-    /// Every job that has committed a page or recorded an error, by name.
+    /// Every job that has committed a page, recorded an error or been given a routing, by name.
     pub fn jobs(&self) -> Result<Vec<JobState>, StateError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT name, mark, last_fetch_ms, last_error, spooled_total, duplicates_total, pages_total,
