@@ -203,6 +203,17 @@ mod tests {
     use super::*;
     use crate::{NewRecord, Routing, Start, Store};
 
+    /// A new state file at `path` as a build of schema `version` left it.
+    fn at_version(path: &Path, version: usize) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID).unwrap();
+        conn.pragma_update(None, "user_version", version as i64).unwrap();
+        conn
+    }
+
     /// A state file of schema version 2 (dedup on the id alone, no `seen`) with rows of two
     /// jobs, one of them already acknowledged and pruned, opened by this build.
     #[test]
@@ -210,12 +221,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v2.db");
         {
-            let conn = Connection::open(&path).unwrap();
-            for sql in &MIGRATIONS[..2] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.pragma_update(None, "application_id", APPLICATION_ID).unwrap();
-            conn.pragma_update(None, "user_version", 2).unwrap();
+            let conn = at_version(&path, 2);
             conn.execute_batch(
                 "INSERT INTO spool (seq, ord, id, job, fetched_at_ms, payload) VALUES
                      (7, 100, x'01010101010101010101010101010101', 'a', 5, x'aa'),
@@ -248,12 +254,7 @@ mod tests {
         let all = "corp@backfill|*|2024-03-01T00:00:00Z|2024-03-02T00:00:00Z";
         let one = "corp@backfill|splunk|eu|2024-03-01T00:00:00Z|2024-03-02T00:00:00Z";
         {
-            let conn = Connection::open(&path).unwrap();
-            for sql in &MIGRATIONS[..3] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.pragma_update(None, "application_id", APPLICATION_ID).unwrap();
-            conn.pragma_update(None, "user_version", 3).unwrap();
+            let conn = at_version(&path, 3);
             conn.execute(
                 "INSERT INTO jobs (name, mark, pages_total) VALUES ('corp', 'live-mark', 4), (?1, 'backfill-mark', 2),
                      ('odd@backfill|x', NULL, 1)",
