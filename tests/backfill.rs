@@ -55,6 +55,16 @@ async fn backfill_replays_a_range_to_one_sink_without_touching_the_live_mark() {
     assert!(archive[..5_000].iter().all(|v| v.get("auditbridge_replay").is_none()), "live records carry no flag");
     assert_eq!(lines(&dir.path().join("out/other.jsonl")).len(), 5_000, "the other sink got no replay");
     assert_eq!(live_mark(), mark_before, "the live mark is untouched");
+    // The backfill's rows are routed by its job row's columns; the live job has none.
+    let jobs = auditbridge::pipeline::open_store(&parsed).unwrap().jobs().unwrap();
+    let routing: Vec<_> = jobs.iter().map(|j| j.routing.as_ref()).collect();
+    assert_eq!(routing.len(), 2, "{jobs:?}");
+    assert!(routing.contains(&None), "{jobs:?}");
+    let backfill = routing.iter().flatten().next().unwrap();
+    assert_eq!(
+        (backfill.base_job.as_str(), backfill.only_sink.as_deref(), backfill.replay),
+        ("corp", Some("archive"), true)
+    );
 
     // The live job carries on from its own mark.
     emu.add_records(netwrix::generate::generate_iter(77).take(10).collect::<Vec<_>>());

@@ -90,12 +90,14 @@ async fn from_spool(
     n: usize,
 ) -> anyhow::Result<Vec<Event>> {
     let mut events = Vec::new();
+    let mut routes = crate::backfill::Routes::default();
     while events.len() < n {
         let rows = store.read(move |s| s.read_batch(after, 1000, 0)).await?;
         let Some(last) = rows.last() else { break };
         after = last.seq;
+        routes.learn(store, &rows).await?;
         for row in rows {
-            let route = crate::backfill::route(&row.job);
+            let route = routes.route(&row.job);
             if !jobs.iter().any(|j| j.name.get_ref() == route.job) || route.only_sink.is_some_and(|o| o != sink.name) {
                 continue;
             }

@@ -92,7 +92,7 @@ pub fn status(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    for j in jobs.iter().filter(|j| crate::backfill::is_backfill(&j.name)) {
+    for j in jobs.iter().filter(|j| j.routing.is_some()) {
         println!(
             "backfill {}: {} pages, {} spooled, {} already spooled, last fetch {}{}",
             j.name,

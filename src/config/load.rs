@@ -1,6 +1,9 @@
 //! Reading and checking a config file, with errors that point at the line and column.
 
+mod locate;
+
 use super::{search_filters, Config, JobConfig, JobMode, SinkKind};
+use locate::Doc;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
@@ -94,26 +97,17 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         ConfigError { file: file.to_owned(), line, column, key, message }
     };
     let config: Config = toml::from_str(text).map_err(|e| {
-        let mut span = e.span();
-        let mut key = None;
-        let message = e.message().trim().to_owned();
-        // Keys of a sink's own type are checked through a flattened enum, and serde then
-        // reports the table rather than the key: find the key inside that table.
-        if let (Some(s), Some(unknown)) = (&span, unknown_field(&message)) {
-            if let Some(pos) = find_key_in_table(text, s.start, unknown) {
-                span = Some(pos..pos + unknown.len());
-            }
-        } else if let Some(s) = span.clone() {
-            // The same for a value of the wrong type or out of range: the message quotes
-            // the value, so look for the one key of that sink that holds it.
-            if let (Some(index), Some(shown)) = (sink_index_at(text, s.start), shown_value(&message)) {
-                if let Some((pos, name)) = find_value_in_sink(text, s.start, &shown) {
-                    span = Some(pos..pos + 1);
-                    key = Some(format!("sink[{index}].{name}"));
-                }
+        let (mut span, mut key) = (e.span(), None);
+        // A sink's own keys are read through a flattened, tagged enum, which serde reads
+        // from a buffer: toml can then only point at the sink's table. Which key is at
+        // fault is found by trying that table without each of its keys.
+        if let (Some(s), Ok(doc)) = (&span, Doc::parse(text)) {
+            if let Some((index, (found, path))) = doc.sink_at(s.start).and_then(|i| Some((i, doc.fault_in_sink(i)?))) {
+                span = Some(found);
+                key = Some(format!("sink[{index}].{path}"));
             }
         }
-        at(span, key, message)
+        at(span, key, e.message().trim().to_owned())
     })?;
     check(&config, text, &at)?;
     Ok(config)
@@ -193,13 +187,11 @@ fn check(config: &Config, text: &str, at: &At<'_>) -> Result<(), ConfigError> {
             ));
         }
     }
+    let doc = Doc::parse(text).ok();
     let mut sink_names = HashSet::new();
     for (i, sink) in config.sinks.iter().enumerate() {
-        let table = sink_table(text, i);
-        // The key's own place when it is written in the table, else the table's header.
-        let span = |k: &str| {
-            table.clone().and_then(|t| find_key_in_table(text, t.start, k)).map(|p| p..p + k.len()).or(table.clone())
-        };
+        // The key's own place when it is written in the table, else the table's.
+        let span = |k: &str| doc.as_ref().and_then(|d| d.sink_key(i, k).or_else(|| d.sink(i).map(|t| t.span())));
         let key = |k: &str| Some(format!("sink[{i}].{k}"));
         if sink.name.trim().is_empty() {
             return Err(at(span("name"), key("name"), "a sink name must not be empty".into()));
@@ -295,112 +287,6 @@ fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `unknown field `x`, expected …` → `x`.
-fn unknown_field(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("unknown field `")?;
-    rest.split('`').next()
-}
-
-/// The value a serde "invalid type", "invalid value" or "unknown variant" message shows,
-/// as it may be written in TOML: `string "yes"` → `"yes"` or `'yes'`, ``integer `-5` `` →
-/// `-5`, the same for booleans and floats, ``unknown variant `sctp` `` → `"sctp"`.
-fn shown_value(message: &str) -> Option<Vec<String>> {
-    if let Some(variant) = message.strip_prefix("unknown variant `").and_then(|r| r.split('`').next()) {
-        return Some(vec![format!("\"{variant}\""), format!("'{variant}'")]);
-    }
-    let rest = message.strip_prefix("invalid type: ").or_else(|| message.strip_prefix("invalid value: "))?;
-    let shown = rest.split(", expected").next()?;
-    if let Some(quoted) = shown.strip_prefix("string ") {
-        let inner = quoted.strip_prefix('"')?.strip_suffix('"')?;
-        return Some(vec![quoted.to_owned(), format!("'{inner}'")]);
-    }
-    ["integer `", "boolean `", "floating point `"]
-        .iter()
-        .find_map(|kind| shown.strip_prefix(kind)?.strip_suffix('`'))
-        .map(|v| vec![v.to_owned()])
-}
-
-/// The one `key = value` of the `[[sink]]` table whose header starts at `from`, its
-/// `[sink.…]` sub-tables included, whose value is written as one of `shown`: its value's
-/// byte offset and its key (`ack`, `tls.ca_file`). `None` when no key or several hold it.
-fn find_value_in_sink(text: &str, from: usize, shown: &[String]) -> Option<(usize, String)> {
-    let mut found = None;
-    let mut table = String::new();
-    let mut offset = from;
-    for (n, line) in text.get(from..)?.split_inclusive('\n').enumerate() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            let sub = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')).map(str::trim);
-            match sub.and_then(|t| t.strip_prefix("sink.")) {
-                _ if n == 0 => {}
-                Some(sub) if !trimmed.starts_with("[[") => table = format!("{sub}."),
-                _ => break,
-            }
-        } else if let Some((key, value)) = line.split_once('=') {
-            let written = value_text(value);
-            if shown.iter().any(|s| s == written) {
-                if found.is_some() {
-                    return None;
-                }
-                let at = offset + key.len() + 1 + (value.len() - value.trim_start().len());
-                found = Some((at, format!("{table}{}", key.trim())));
-            }
-        }
-        offset += line.len();
-    }
-    found
-}
-
-/// A value as written after `=`, without the comment after it.
-fn value_text(value: &str) -> &str {
-    let value = value.trim();
-    match value.chars().next() {
-        Some(quote @ ('"' | '\'')) => value[1..].find(quote).map_or(value, |end| &value[..end + 2]),
-        _ => value.split('#').next().unwrap_or(value).trim(),
-    }
-}
-
-/// Which `[[sink]]` (0-based) has its header at byte `at`, if one has.
-fn sink_index_at(text: &str, at: usize) -> Option<usize> {
-    (0..).map_while(|i| sink_table(text, i)).position(|header| header.start == at)
-}
-
-/// The byte offset of `key = …` in the table whose header starts at `from`.
-fn find_key_in_table(text: &str, from: usize, key: &str) -> Option<usize> {
-    let mut offset = from;
-    for (n, line) in text.get(from..)?.split_inclusive('\n').enumerate() {
-        let trimmed = line.trim_start();
-        if n > 0 && trimmed.starts_with('[') {
-            return None;
-        }
-        if let Some(rest) = trimmed.strip_prefix(key) {
-            if rest.trim_start().starts_with('=') {
-                return Some(offset + (line.len() - trimmed.len()));
-            }
-        }
-        offset += line.len();
-    }
-    None
-}
-
-/// The span of the header of the `index`-th `[[sink]]` table.
-fn sink_table(text: &str, index: usize) -> Option<Range<usize>> {
-    let mut offset = 0;
-    let mut seen = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim();
-        if trimmed.starts_with("[[") && trimmed.trim_start_matches('[').trim_start().starts_with("sink") {
-            if seen == index {
-                let start = offset + (line.len() - line.trim_start().len());
-                return Some(start..start + trimmed.len());
-            }
-            seen += 1;
-        }
-        offset += line.len();
-    }
-    None
-}
-
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text.as_bytes()[..offset.min(text.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -463,6 +349,9 @@ path = "out/records.jsonl"
         assert!(e.message.contains("expected a boolean"), "{e}");
         let e = err(&format!("{GOOD}\n{hec}batch_events = -5\n"));
         assert_eq!((e.line, e.column, e.key.as_deref()), (21, 16, Some("sink[1].batch_events")), "{e}");
+        // A key the sink cannot do without.
+        let e = err(&format!("{GOOD}\n{}", hec.replace("\"http://h:8088\"", "5")));
+        assert_eq!((e.line, e.column, e.key.as_deref()), (19, 7, Some("sink[1].url")), "{e}");
         // In a sub-table of the sink.
         let e = err(&format!("{GOOD}\n{hec}\n[sink.tls]\nca_file = 5\n"));
         assert_eq!((e.line, e.column, e.key.as_deref()), (23, 11, Some("sink[1].tls.ca_file")), "{e}");
@@ -470,9 +359,15 @@ path = "out/records.jsonl"
         let e = err(&format!("{GOOD}\n{hec}ack = true\n\n[[sink]]\nname = \"s\"\ntype = \"syslog\"\naddress = \"h:514\"\nprotocol = 'sctp'\n"));
         assert_eq!((e.line, e.column, e.key.as_deref()), (27, 12, Some("sink[2].protocol")), "{e}");
         assert!(e.message.contains("unknown variant `sctp`"), "{e}");
-        // Two keys hold the value shown: the error stays at the sink's header.
+        // Another key holds the same value: the one at fault is still found.
         let e = err(&format!("{GOOD}\n{hec}ack = \"t\"\n"));
-        assert_eq!((e.line, e.column, e.key.as_deref()), (16, 1, None), "{e}");
+        assert_eq!((e.line, e.column, e.key.as_deref()), (21, 7, Some("sink[1].ack")), "{e}");
+        // Two keys at fault: the error is about the one read first.
+        let e = err(&format!("{GOOD}\n{hec}ack = \"t\"\nbatch_events = -5\n"));
+        assert_eq!((e.line, e.column, e.key.as_deref()), (21, 7, Some("sink[1].ack")), "{e}");
+        // A type the bridge does not have.
+        let e = err(&format!("{GOOD}\n{}", hec.replace("splunk_hec", "splunk")));
+        assert_eq!((e.line, e.column, e.key.as_deref()), (18, 8, Some("sink[1].type")), "{e}");
     }
 
     #[test]

@@ -109,13 +109,14 @@ impl Delivery {
         }
         let mut spooled = self.shared.subscribe();
         let counters = self.shared.sinks.get(&self.name).cloned().unwrap_or_default();
-        let loader = Loader {
+        let mut loader = Loader {
             store: self.store.clone(),
             name: self.name.clone(),
             jobs: self.jobs.clone(),
             filter: self.filter.clone(),
             limit: self.batch_records,
             bytes: self.batch_bytes,
+            routes: Default::default(),
         };
         // The acknowledgement of the batch delivered last, committing while the next one
         // is read and delivered; settled before the next is committed, before waiting
@@ -129,7 +130,7 @@ impl Delivery {
             }
             // Marked before reading, so a page spooled after the read wakes the wait below.
             spooled.mark_unchanged();
-            let loaded = match self.next_batch(&loader, &mut ahead, after).await {
+            let loaded = match self.next_batch(&mut loader, &mut ahead, after).await {
                 Ok(Some(loaded)) => loaded,
                 Ok(None) => continue,
                 Err(e) => break Err(self.state_err(e)),
@@ -188,7 +189,7 @@ impl Delivery {
     /// ahead and gets the one handed before delivered, or, with nothing new, that one.
     async fn next_batch(
         &mut self,
-        loader: &Loader,
+        loader: &mut Loader,
         ahead: &mut Option<Loaded>,
         after: u64,
     ) -> Result<Option<Loaded>, state::StateError> {
@@ -296,17 +297,19 @@ struct Loader {
     filter: Option<crate::config::RouteFilter>,
     limit: usize,
     bytes: usize,
+    routes: crate::backfill::Routes,
 }
 
 impl Loader {
     /// The rows after seq `after`, as events for this sink.
-    async fn load(&self, after: u64) -> Result<Loaded, state::StateError> {
+    async fn load(&mut self, after: u64) -> Result<Loaded, state::StateError> {
         let (limit, bytes) = (self.limit, self.bytes);
         let rows = self.store.read(move |s| s.read_batch(after, limit, bytes)).await?;
         let last = rows.last().map(|r| r.seq);
+        self.routes.learn(&self.store, &rows).await?;
         let mut events = Vec::with_capacity(rows.len());
         for row in rows {
-            let route = crate::backfill::route(&row.job);
+            let route = self.routes.route(&row.job);
             if !self.jobs.as_ref().is_none_or(|jobs| jobs.iter().any(|j| j == route.job))
                 || route.only_sink.is_some_and(|only| only != self.name)
             {

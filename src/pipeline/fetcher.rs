@@ -359,7 +359,7 @@ impl Fetcher {
             counters.last_when_ms.fetch_max(when, Relaxed);
         }
         let due = now - counters.progress_saved_ms.load(Relaxed) >= PROGRESS_SAVE_EVERY_MS;
-        if (moved || records) && due && !crate::backfill::is_backfill(&self.job) {
+        if (moved || records) && due {
             counters.progress_saved_ms.store(now, Relaxed);
             let (job, progress) = (self.job.clone(), counters.progress());
             self.store.call(move |s| s.save_job_progress(&job, &progress)).await.map_err(|e| self.state_err(e))?;

@@ -27,9 +27,9 @@ pub(crate) async fn restore(store: &StoreHandle, shared: &Shared) -> Result<(), 
 }
 
 /// Saves every job's progress (at the end of a run: the fetchers save only now and then).
-/// A backfill's own marks are not watched: nothing of theirs is kept.
+/// A backfill's own marks are not watched: the store keeps nothing of theirs.
 pub(crate) async fn save(store: &StoreHandle, shared: &Shared) -> Result<(), state::StateError> {
-    for (job, counters) in shared.jobs.iter().filter(|(job, _)| !crate::backfill::is_backfill(job)) {
+    for (job, counters) in &shared.jobs {
         let (job, progress) = (job.clone(), counters.progress());
         store.call(move |s| s.save_job_progress(&job, &progress)).await?;
     }

@@ -220,7 +220,8 @@ pub async fn backfill(
         operator: None,
         value: netwrix::FilterValue::Interval { from: Some(request.from.clone()), to: Some(request.to.clone()) },
     });
-    let name = crate::backfill::pseudo_job(&request.job, request.sink.as_deref(), &request.from, &request.to);
+    let name =
+        crate::backfill::register(&store, &request.job, request.sink.as_deref(), &request.from, &request.to).await?;
     let plan = FetchPlan { name, job, search: Some(search), wait: Wait::Interval(job.interval()) };
     let options = RunOptions { once: true };
     match lock_state(&config.state.path) {
@@ -272,8 +273,9 @@ async fn run_plans(
     let backoff = || Backoff::new(config.retry.initial_delay.0, config.retry.max_delay.0);
     let give_up_after = options.once.then_some(config.retry.give_up_after.0);
 
-    // A backfill runs beside the live bridge: it serves no metrics of its own.
-    let live = plans.iter().all(|p| !crate::backfill::is_backfill(&p.name));
+    // A backfill (a plan fetching under a name of its own) runs beside the live bridge:
+    // it serves no metrics of its own.
+    let live = plans.iter().all(|p| p.name == *p.job.name.get_ref());
     let metrics = match config.metrics.as_ref().filter(|_| live) {
         Some(m) => {
             let addr: std::net::SocketAddr = m.listen.get_ref().parse()?;

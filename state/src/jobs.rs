@@ -29,6 +29,23 @@ pub struct JobState {
     pub duplicates_total: u64,
     /// Pages committed.
     pub pages_total: u64,
+    /// Where its rows go when they are not the job's own (a backfill); `None`: a
+    /// configured job, delivered as itself.
+    pub routing: Option<Routing>,
+}
+
+/// Where the rows of a job fetched on behalf of another go (a backfill's): kept in the
+/// job's row, so delivery reads it once per job instead of decoding it from a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routing {
+    /// The configured job the rows belong to: the sinks that take it take them.
+    pub base_job: String,
+    /// The one sink that takes them; `None`: every sink that takes `base_job`.
+    pub only_sink: Option<String>,
+    /// They are sent again (events flagged as replays where the format allows).
+    pub replay: bool,
+    /// The `When` range fetched (`from`, `to`), for `status`.
+    pub range: Option<(String, String)>,
 }
 
 /// How a job's fetching moves, for `status` and `/readyz` (Unix ms; `None` = not known).
@@ -107,6 +124,20 @@ impl Store {
         Ok(())
     }
 
+    /// Records where `job`'s rows go (creating its row if needed), before it fetches:
+    /// the first page's rows are then routed from the start. Setting it again replaces it.
+    pub fn set_routing(&mut self, job: &str, routing: &Routing) -> Result<(), StateError> {
+        let (from, to) = routing.range.clone().unzip();
+        self.conn.execute(
+            "INSERT INTO jobs (name, base_job, only_sink, replay, range_from, range_to)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (name) DO UPDATE SET base_job = excluded.base_job, only_sink = excluded.only_sink,
+                 replay = excluded.replay, range_from = excluded.range_from, range_to = excluded.range_to",
+            params![job, routing.base_job, routing.only_sink, routing.replay, from, to],
+        )?;
+        Ok(())
+    }
+
     /// When the job's mark last moved and its last records came, as last saved.
     pub fn job_progress(&self, job: &str) -> Result<JobProgress, StateError> {
         let get = |what: &str| -> Result<Option<i64>, StateError> {
@@ -124,9 +155,18 @@ impl Store {
     }
 
     /// Saves `progress` (the fetcher does so now and then, not on every page: it is for
-    /// `status` and `/readyz`, which need seconds, not a transaction per page).
+    /// `status` and `/readyz`, which need seconds, not a transaction per page). A job with
+    /// a [`Routing`] (a backfill) keeps none: nothing watches its mark, and a finished
+    /// backfill must leave no keys behind.
     pub fn save_job_progress(&mut self, job: &str, progress: &JobProgress) -> Result<(), StateError> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let routed: Option<bool> = tx
+            .prepare_cached("SELECT base_job IS NOT NULL FROM jobs WHERE name = ?1")?
+            .query_row([job], |r| r.get(0))
+            .optional()?;
+        if routed == Some(true) {
+            return Ok(());
+        }
         for (what, value) in [
             ("mark_moved_ms", progress.mark_moved_ms),
             ("records_ms", progress.records_ms),
@@ -143,10 +183,11 @@ impl Store {
         Ok(())
     }
 
-    /// Every job that has committed a page or recorded an error, by name.
+    /// Every job that has committed a page, recorded an error or been given a routing, by name.
     pub fn jobs(&self) -> Result<Vec<JobState>, StateError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT name, mark, last_fetch_ms, last_error, spooled_total, duplicates_total, pages_total
+            "SELECT name, mark, last_fetch_ms, last_error, spooled_total, duplicates_total, pages_total,
+                    base_job, only_sink, replay, range_from, range_to
              FROM jobs ORDER BY name",
         )?;
         let rows = stmt.query_and_then([], |r| -> Result<JobState, StateError> {
@@ -158,6 +199,15 @@ impl Store {
                 spooled_total: from_db("spooled_total", r.get(4)?)?,
                 duplicates_total: from_db("duplicates_total", r.get(5)?)?,
                 pages_total: from_db("pages_total", r.get(6)?)?,
+                routing: match r.get::<_, Option<String>>(7)? {
+                    Some(base_job) => Some(Routing {
+                        base_job,
+                        only_sink: r.get(8)?,
+                        replay: r.get(9)?,
+                        range: r.get::<_, Option<String>>(10)?.zip(r.get::<_, Option<String>>(11)?),
+                    }),
+                    None => None,
+                },
             })
         })?;
         rows.collect()

@@ -39,7 +39,7 @@ use rusqlite::Connection;
 
 pub use cursors::{Cursor, SinkState, Start};
 pub use error::StateError;
-pub use jobs::{JobProgress, JobState};
+pub use jobs::{JobProgress, JobState, Routing};
 pub use migrations::SCHEMA_VERSION;
 pub use spool::{CommitOutcome, NewRecord, SpoolRow};
 pub use vacuum::{file_bytes, Vacuumed};

@@ -119,6 +119,35 @@ const MIGRATIONS: &[&str] = &[
     DELETE FROM sqlite_sequence WHERE name = 'spool';
     INSERT INTO sqlite_sequence (name, seq) SELECT 'spool', seq FROM spool_high;
     DROP TABLE spool_high;",
+    // Version 4: a job's rows carry their routing in columns. A backfill fetches under a
+    // name of its own (its own mark); `base_job` is the configured job its rows belong to,
+    // `only_sink` the one sink that takes them (NULL: every sink that takes the base job),
+    // `replay` flags them as sent again, and `range_from`/`range_to` are the `When` range
+    // it fetches, so `status` can show it. NULL `base_job`: a configured job, delivered
+    // as itself. Backfills started before version 4 encoded all of this in their name,
+    // `<job>@backfill|<sink or *>|<from>|<to>` (times of 20 characters, no `|`): those
+    // names get their columns here (and a job row, for rows spooled without one), so an
+    // interrupted backfill resumes under the same name with its mark and its rows routed.
+    "ALTER TABLE jobs ADD COLUMN base_job TEXT;
+    ALTER TABLE jobs ADD COLUMN only_sink TEXT;
+    ALTER TABLE jobs ADD COLUMN replay INTEGER NOT NULL DEFAULT 0 CHECK (replay IN (0, 1));
+    ALTER TABLE jobs ADD COLUMN range_from TEXT;
+    ALTER TABLE jobs ADD COLUMN range_to TEXT;
+    INSERT OR IGNORE INTO jobs (name) SELECT DISTINCT job FROM spool WHERE instr(job, '@backfill|') > 0;
+    CREATE TEMP TABLE old_backfill AS
+        SELECT name, instr(name, '@backfill|') AS at, length(name) AS len FROM jobs
+        WHERE instr(name, '@backfill|') > 1;
+    DELETE FROM old_backfill
+        WHERE len - (at + 9) < 43 OR substr(name, len - 41, 1) <> '|' OR substr(name, len - 20, 1) <> '|';
+    UPDATE jobs SET
+        base_job = (SELECT substr(name, 1, at - 1) FROM old_backfill o WHERE o.name = jobs.name),
+        only_sink = (SELECT nullif(substr(name, at + 10, len - (at + 9) - 42), '*')
+                     FROM old_backfill o WHERE o.name = jobs.name),
+        replay = 1,
+        range_from = substr(name, length(name) - 40, 20),
+        range_to = substr(name, length(name) - 19, 20)
+    WHERE name IN (SELECT name FROM old_backfill);
+    DROP TABLE old_backfill;",
 ];
 
 /// The schema version this build writes and understands.
@@ -172,7 +201,18 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, StateEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{NewRecord, Start, Store};
+    use crate::{NewRecord, Routing, Start, Store};
+
+    /// A new state file at `path` as a build of schema `version` left it.
+    fn at_version(path: &Path, version: usize) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID).unwrap();
+        conn.pragma_update(None, "user_version", version as i64).unwrap();
+        conn
+    }
 
     /// A state file of schema version 2 (dedup on the id alone, no `seen`) with rows of two
     /// jobs, one of them already acknowledged and pruned, opened by this build.
@@ -181,12 +221,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v2.db");
         {
-            let conn = Connection::open(&path).unwrap();
-            for sql in &MIGRATIONS[..2] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.pragma_update(None, "application_id", APPLICATION_ID).unwrap();
-            conn.pragma_update(None, "user_version", 2).unwrap();
+            let conn = at_version(&path, 2);
             conn.execute_batch(
                 "INSERT INTO spool (seq, ord, id, job, fetched_at_ms, payload) VALUES
                      (7, 100, x'01010101010101010101010101010101', 'a', 5, x'aa'),
@@ -207,5 +242,61 @@ mod tests {
         assert_eq!(store.commit_page("b", &again, None, 9).unwrap().inserted, 1);
         store.register_sink("t", Start::Oldest).unwrap();
         assert_eq!(store.read_batch(9, 10, usize::MAX).unwrap()[0].seq, 10, "seqs go on from the high-water mark");
+    }
+
+    /// A state file of schema version 3, with backfills interrupted while their routing was
+    /// in their names, opened by this build: each resumes from its mark with its routing
+    /// in columns, and a name that only looks like a backfill's stays a job of its own.
+    #[test]
+    fn version_3_backfill_names_become_routing_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        let all = "corp@backfill|*|2024-03-01T00:00:00Z|2024-03-02T00:00:00Z";
+        let one = "corp@backfill|splunk|eu|2024-03-01T00:00:00Z|2024-03-02T00:00:00Z";
+        {
+            let conn = at_version(&path, 3);
+            conn.execute(
+                "INSERT INTO jobs (name, mark, pages_total) VALUES ('corp', 'live-mark', 4), (?1, 'backfill-mark', 2),
+                     ('odd@backfill|x', NULL, 1)",
+                [all],
+            )
+            .unwrap();
+            // Rows of the second backfill were spooled, but its job row is gone.
+            conn.execute(
+                "INSERT INTO spool (seq, id, job, fetched_at_ms, payload) VALUES
+                     (1, x'01010101010101010101010101010101', ?1, 5, x'aa')",
+                [one],
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path, Default::default()).unwrap();
+        assert_eq!(store.mark("corp").unwrap().as_deref(), Some("live-mark"));
+        assert_eq!(store.mark(all).unwrap().as_deref(), Some("backfill-mark"), "the backfill resumes from its mark");
+        let routing: Vec<(String, Option<Routing>)> =
+            store.jobs().unwrap().into_iter().map(|j| (j.name, j.routing)).collect();
+        let range = Some(("2024-03-01T00:00:00Z".to_owned(), "2024-03-02T00:00:00Z".to_owned()));
+        let backfill = |only_sink: Option<&str>| {
+            Some(Routing {
+                base_job: "corp".into(),
+                only_sink: only_sink.map(Into::into),
+                replay: true,
+                range: range.clone(),
+            })
+        };
+        assert_eq!(
+            routing,
+            [
+                ("corp".to_owned(), None),
+                (all.to_owned(), backfill(None)),
+                (one.to_owned(), backfill(Some("splunk|eu"))),
+                ("odd@backfill|x".to_owned(), None),
+            ]
+        );
+        // A backfill's progress is not kept; a configured job's is.
+        let progress = crate::JobProgress { mark_moved_ms: Some(1), ..Default::default() };
+        store.save_job_progress(all, &progress).unwrap();
+        store.save_job_progress("corp", &progress).unwrap();
+        assert_eq!(store.job_progress(all).unwrap(), Default::default());
+        assert_eq!(store.job_progress("corp").unwrap(), progress);
     }
 }
