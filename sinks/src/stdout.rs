@@ -85,12 +85,10 @@ impl<W: AsyncWrite + Send + Unpin> Sink for StdoutSink<W> {
 
 /// A closed pipe stays closed (the reader is gone): `Fatal`. Anything else: `Transient`.
 fn stdout_error(e: io::Error) -> SinkError {
-    let msg = format!("stdout sink: writing to stdout: {e}");
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        SinkError::Fatal(msg)
-    } else {
-        SinkError::Transient(msg)
-    }
+    let context = "stdout sink: writing to stdout";
+    let error =
+        if e.kind() == io::ErrorKind::BrokenPipe { SinkError::fatal(context) } else { SinkError::transient(context) };
+    error.caused_by(e)
 }
 
 #[cfg(test)]
@@ -149,6 +147,6 @@ mod tests {
     async fn a_closed_pipe_is_fatal() {
         let mut sink = StdoutSink::with_writer(Closed);
         let err = sink.deliver(&[event(1)]).await.expect_err("broken pipe");
-        assert!(matches!(err, SinkError::Fatal(_)), "{err:?}");
+        assert_eq!(err.kind(), crate::SinkErrorKind::Fatal, "{err:?}");
     }
 }

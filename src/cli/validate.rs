@@ -117,7 +117,7 @@ async fn check_peers(config: &config::Config) -> bool {
             Ok(what) => println!("check sink {}: {what}", sink.name),
             Err(e) => {
                 all_good = false;
-                println!("check sink {}: FAILED: {e}", sink.name);
+                println!("check sink {}: FAILED: {}", sink.name, e.report());
             }
         }
     }
