@@ -19,11 +19,13 @@ pub mod stdout;
 // Syslog with CEF and LEEF (issue 5).
 pub mod arcsight;
 pub mod qradar;
+mod registry;
 pub mod syslog;
 pub mod transport;
 
 pub use duration::Duration;
 pub use error::{Report, SinkError, SinkErrorKind};
+pub use registry::{SinkContext, SinkKind, SinkType};
 pub use secret::{deferring, Secret, Unresolved};
 
 use async_trait::async_trait;

@@ -6,11 +6,40 @@
 //! moving shows the batch again on the next start. The records' `auditbridge_id` lets
 //! the consumer drop such repeats.
 
-use crate::format::Encoder;
+use crate::format::cef::CefOptions;
+use crate::format::leef::LeefOptions;
+use crate::format::{Encoder, Format};
+use crate::registry::{SinkContext, SinkType};
 use crate::{Event, Sink, SinkError};
 use async_trait::async_trait;
+use serde::Deserialize;
 use std::io;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// `type = "stdout"`: JSON lines (or CEF or LEEF lines) on standard output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutConfig {
+    /// `json` (default), `cef` or `leef`; options in `[sink.cef]` / `[sink.leef]`.
+    #[serde(default)]
+    pub format: Format,
+    pub cef: Option<CefOptions>,
+    pub leef: Option<LeefOptions>,
+}
+
+impl SinkType for StdoutConfig {
+    fn build(&self, _: SinkContext<'_>) -> Box<dyn Sink> {
+        Box::new(StdoutSink::new().with_encoder(Encoder::new(self.format, self.cef.as_ref(), self.leef.as_ref())))
+    }
+
+    fn describe(&self) -> String {
+        format!(" ({})", self.format.name())
+    }
+
+    fn misfit(&self) -> Option<(&'static str, String)> {
+        self.format.misfit(self.cef.is_some(), self.leef.is_some()).map(|m| ("format", m))
+    }
+}
 
 /// Writes events as JSON lines to stdout (or, for tests and embedding, any async writer).
 pub struct StdoutSink<W = tokio::io::Stdout> {

@@ -32,7 +32,7 @@ mod layout;
 mod tests;
 mod writer;
 
-pub use config::{FileMode, FileSinkConfig};
+pub use config::{FileConfig, FileMode, FileSinkConfig};
 
 use crate::{Event, Sink, SinkError};
 use async_trait::async_trait;
