@@ -133,6 +133,16 @@ impl ArcsightConfig {
     }
 }
 
+impl crate::SinkType for ArcsightConfig {
+    fn build(&self, _: crate::SinkContext<'_>) -> Box<dyn crate::Sink> {
+        Box::new(self.sink())
+    }
+
+    fn describe(&self) -> String {
+        format!(" -> {} ({:?}, CEF)", self.address, self.mode)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

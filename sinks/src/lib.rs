@@ -7,6 +7,7 @@
 
 pub mod archive;
 mod duration;
+mod error;
 pub mod file;
 pub mod format;
 pub mod hec;
@@ -18,10 +19,13 @@ pub mod stdout;
 // Syslog with CEF and LEEF (issue 5).
 pub mod arcsight;
 pub mod qradar;
+mod registry;
 pub mod syslog;
 pub mod transport;
 
 pub use duration::Duration;
+pub use error::{Report, SinkError, SinkErrorKind};
+pub use registry::{SinkContext, SinkKind, SinkType};
 pub use secret::{deferring, Secret, Unresolved};
 
 use async_trait::async_trait;
@@ -40,23 +44,6 @@ pub struct Event {
     /// carry a flag say so, so a SIEM can tell a replay from new activity.
     pub replay: bool,
     pub record: ActivityRecord,
-}
-
-/// Why a batch was not delivered.
-#[derive(Debug, thiserror::Error)]
-pub enum SinkError {
-    /// Worth retrying as it is (peer down, timeout, I/O hiccup).
-    #[error("{0}")]
-    Transient(String),
-    /// Retrying the same batch cannot help until a person acts (bad token, bad path).
-    #[error("{0}")]
-    Fatal(String),
-}
-
-impl SinkError {
-    pub fn is_transient(&self) -> bool {
-        matches!(self, SinkError::Transient(_))
-    }
 }
 
 /// A destination for records.

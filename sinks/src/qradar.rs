@@ -126,6 +126,16 @@ impl QradarConfig {
     }
 }
 
+impl crate::SinkType for QradarConfig {
+    fn build(&self, _: crate::SinkContext<'_>) -> Box<dyn crate::Sink> {
+        Box::new(self.sink())
+    }
+
+    fn describe(&self) -> String {
+        format!(" -> {} over {} (LEEF, log source {:?})", self.address, self.protocol, self.hostname)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

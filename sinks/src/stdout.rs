@@ -6,11 +6,40 @@
 //! moving shows the batch again on the next start. The records' `auditbridge_id` lets
 //! the consumer drop such repeats.
 
-use crate::format::Encoder;
+use crate::format::cef::CefOptions;
+use crate::format::leef::LeefOptions;
+use crate::format::{Encoder, Format};
+use crate::registry::{SinkContext, SinkType};
 use crate::{Event, Sink, SinkError};
 use async_trait::async_trait;
+use serde::Deserialize;
 use std::io;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// `type = "stdout"`: JSON lines (or CEF or LEEF lines) on standard output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutConfig {
+    /// `json` (default), `cef` or `leef`; options in `[sink.cef]` / `[sink.leef]`.
+    #[serde(default)]
+    pub format: Format,
+    pub cef: Option<CefOptions>,
+    pub leef: Option<LeefOptions>,
+}
+
+impl SinkType for StdoutConfig {
+    fn build(&self, _: SinkContext<'_>) -> Box<dyn Sink> {
+        Box::new(StdoutSink::new().with_encoder(Encoder::new(self.format, self.cef.as_ref(), self.leef.as_ref())))
+    }
+
+    fn describe(&self) -> String {
+        format!(" ({})", self.format.name())
+    }
+
+    fn misfit(&self) -> Option<(&'static str, String)> {
+        self.format.misfit(self.cef.is_some(), self.leef.is_some()).map(|m| ("format", m))
+    }
+}
 
 /// Writes events as JSON lines to stdout (or, for tests and embedding, any async writer).
 pub struct StdoutSink<W = tokio::io::Stdout> {
@@ -85,12 +114,10 @@ impl<W: AsyncWrite + Send + Unpin> Sink for StdoutSink<W> {
 
 /// A closed pipe stays closed (the reader is gone): `Fatal`. Anything else: `Transient`.
 fn stdout_error(e: io::Error) -> SinkError {
-    let msg = format!("stdout sink: writing to stdout: {e}");
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        SinkError::Fatal(msg)
-    } else {
-        SinkError::Transient(msg)
-    }
+    let context = "stdout sink: writing to stdout";
+    let error =
+        if e.kind() == io::ErrorKind::BrokenPipe { SinkError::fatal(context) } else { SinkError::transient(context) };
+    error.caused_by(e)
 }
 
 #[cfg(test)]
@@ -149,6 +176,6 @@ mod tests {
     async fn a_closed_pipe_is_fatal() {
         let mut sink = StdoutSink::with_writer(Closed);
         let err = sink.deliver(&[event(1)]).await.expect_err("broken pipe");
-        assert!(matches!(err, SinkError::Fatal(_)), "{err:?}");
+        assert_eq!(err.kind(), crate::SinkErrorKind::Fatal, "{err:?}");
     }
 }

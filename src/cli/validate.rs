@@ -2,7 +2,7 @@
 //! redacted; with `--check`, also asks every job's API and every sink's peer whether
 //! they answer and accept us.
 
-use crate::config::{self, SinkKind};
+use crate::config;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -40,29 +40,7 @@ pub async fn validate(path: &Path, check: bool) -> anyhow::Result<ExitCode> {
     }
     for sink in &config.sinks {
         let jobs = sink.jobs.as_ref().map_or_else(|| "every job".to_owned(), |j| j.join(", "));
-        let detail = match &sink.kind {
-            SinkKind::File { path, format, .. } => format!(" -> {} ({})", path.display(), format.name()),
-            SinkKind::Stdout { format, .. } => format!(" ({})", format.name()),
-            SinkKind::Kafka(k) => {
-                format!(" -> {} topic {} ({})", k.brokers.join(","), k.topic, k.encoder.format().name())
-            }
-            SinkKind::SplunkHec(h) => format!(
-                " -> {} (index {}, sourcetype {}, ack {})",
-                h.url,
-                h.index.as_deref().unwrap_or("the token's default"),
-                h.sourcetype,
-                if h.ack { "on" } else { "off" }
-            ),
-            SinkKind::Syslog(s) => {
-                format!(" -> {} over {} ({}, {:?} header)", s.address, s.protocol, s.format.name(), s.header)
-            }
-            SinkKind::Arcsight(a) => format!(" -> {} ({:?}, CEF)", a.address, a.mode),
-            SinkKind::Qradar(q) => format!(" -> {} over {} (LEEF, log source {:?})", q.address, q.protocol, q.hostname),
-            SinkKind::Sentinel(s) => {
-                format!(" -> {} (DCR {}, stream {}, tenant {})", s.endpoint, s.dcr_immutable_id, s.stream, s.tenant_id)
-            }
-            SinkKind::Archive(a) => format!(" -> {} (signed by key {})", a.path.display(), a.signing_key.public().id()),
-        };
+        let detail = sink.kind.describe();
         println!("sink {} ({}){detail}: takes {jobs}", sink.name, sink.kind.type_name());
     }
     if check && !check_peers(&config).await {
@@ -117,7 +95,7 @@ async fn check_peers(config: &config::Config) -> bool {
             Ok(what) => println!("check sink {}: {what}", sink.name),
             Err(e) => {
                 all_good = false;
-                println!("check sink {}: FAILED: {e}", sink.name);
+                println!("check sink {}: FAILED: {}", sink.name, e.report());
             }
         }
     }

@@ -2,7 +2,7 @@
 
 mod locate;
 
-use super::{search_filters, Config, JobConfig, JobMode, SinkKind};
+use super::{search_filters, Config, JobConfig, JobMode};
 use locate::Doc;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -207,15 +207,8 @@ fn check(config: &Config, text: &str, at: &At<'_>) -> Result<(), ConfigError> {
                 return Err(at(span("jobs"), key("jobs"), format!("no job is named {job:?}")));
             }
         }
-        if let SinkKind::File { path, .. } = &sink.kind {
-            if path.as_os_str().is_empty() {
-                return Err(at(span("path"), key("path"), "the file sink needs a path".into()));
-            }
-        }
-        if let SinkKind::File { format, cef, leef, .. } | SinkKind::Stdout { format, cef, leef } = &sink.kind {
-            if let Some(message) = format.misfit(cef.is_some(), leef.is_some()) {
-                return Err(at(span("format"), key("format"), message));
-            }
+        if let Some((k, message)) = sink.kind.misfit() {
+            return Err(at(span(k), key(k), message));
         }
     }
     Ok(())

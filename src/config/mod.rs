@@ -10,7 +10,7 @@ mod load;
 
 pub use filters::{search_filters, FilterError, FilterTable, JobMode};
 pub use load::{load, load_deferring, parse, warnings, ConfigError};
-pub use sinks::{Duration, Secret};
+pub use sinks::{Duration, Secret, SinkKind};
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -289,6 +289,7 @@ pub struct SinkConfig {
     pub start: StartAt,
     /// Only records matching this filter (on top of `jobs`).
     pub filter: Option<RouteFilter>,
+    /// `type` and the type's own keys, each type's in its folder of the `sinks` crate.
     #[serde(flatten)]
     pub kind: SinkKind,
 }
@@ -336,74 +337,15 @@ pub enum StartAt {
     Now,
 }
 
-/// The sink types and their own keys. A sink type whose options live in the `sinks`
-/// crate is a newtype variant over that crate's config struct (which denies unknown keys).
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum SinkKind {
-    /// JSON lines (or CEF or LEEF lines) in a local file, fsynced before acknowledging.
-    File {
-        path: PathBuf,
-        /// Rotate the file once it reaches this many bytes.
-        rotate_bytes: Option<u64>,
-        #[serde(default = "default_true")]
-        fsync: bool,
-        /// Permission bits of the files, an octal string (default "0600").
-        #[serde(default)]
-        file_mode: sinks::file::FileMode,
-        /// `json` (default), `cef` or `leef`; options in `[sink.cef]` / `[sink.leef]`.
-        #[serde(default)]
-        format: sinks::format::Format,
-        cef: Option<sinks::format::cef::CefOptions>,
-        leef: Option<sinks::format::leef::LeefOptions>,
-    },
-    /// JSON lines (or CEF or LEEF lines) on standard output.
-    Stdout {
-        #[serde(default)]
-        format: sinks::format::Format,
-        cef: Option<sinks::format::cef::CefOptions>,
-        leef: Option<sinks::format::leef::LeefOptions>,
-    },
-    /// One Kafka message per record, idempotent, exactly once across restarts.
-    Kafka(sinks::kafka::KafkaSinkConfig),
-    /// Splunk HTTP Event Collector, optionally with indexer acknowledgement.
-    SplunkHec(sinks::hec::HecConfig),
-    /// CEF, LEEF or JSON over syslog (UDP, TCP, TLS).
-    Syslog(sinks::syslog::SyslogConfig),
-    /// CEF to an ArcSight SmartConnector or Logger.
-    Arcsight(sinks::arcsight::ArcsightConfig),
-    /// LEEF over syslog to IBM QRadar.
-    Qradar(sinks::qradar::QradarConfig),
-    /// Microsoft Sentinel: the Azure Monitor Logs Ingestion API.
-    Sentinel(sinks::sentinel::SentinelConfig),
-    /// A signed, verifiable compliance archive of compressed segments (docs/archive.md).
-    Archive(sinks::archive::ArchiveConfig),
-}
-
-fn default_true() -> bool {
-    true
-}
-
-impl SinkKind {
-    /// The `type` value, for messages.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            SinkKind::File { .. } => "file",
-            SinkKind::Stdout { .. } => "stdout",
-            SinkKind::Kafka(_) => "kafka",
-            SinkKind::SplunkHec(_) => "splunk_hec",
-            SinkKind::Syslog(_) => "syslog",
-            SinkKind::Arcsight(_) => "arcsight",
-            SinkKind::Qradar(_) => "qradar",
-            SinkKind::Sentinel(_) => "sentinel",
-            SinkKind::Archive(_) => "archive",
-        }
-    }
-}
-
 impl SinkConfig {
     /// Whether this sink takes records of `job`.
     pub fn takes(&self, job: &str) -> bool {
         self.jobs.as_ref().is_none_or(|jobs| jobs.iter().any(|j| j == job))
+    }
+
+    /// Builds the sink this config describes (nothing connected yet).
+    pub fn build(&self) -> Box<dyn sinks::Sink> {
+        let every_record = self.jobs.is_none() && self.filter.is_none();
+        self.kind.build(sinks::SinkContext { name: &self.name, every_record })
     }
 }

@@ -25,8 +25,13 @@ use std::sync::Arc;
 /// Why a sink stopped before it was told to.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkFailed {
-    #[error("sink {sink:?}: {error}; the sink is stopped and its cursor stays at seq {cursor}")]
-    Sink { sink: String, cursor: u64, error: SinkError },
+    #[error("sink {sink:?}: {}; the sink is stopped and its cursor stays at seq {cursor}", .error.report())]
+    Sink {
+        sink: String,
+        cursor: u64,
+        #[source]
+        error: SinkError,
+    },
     #[error("sink {sink:?}: state store: {error}")]
     State { sink: String, error: state::StateError },
     #[error("sink {sink:?}: gave up after failing for {seconds}s: {last}; its cursor stays at seq {cursor}")]
@@ -85,7 +90,7 @@ impl Delivery {
             self.shared.acked(&self.name, self.cursor());
         }
         if let Err(e) = self.sink.close().await {
-            tracing::warn!(sink = %self.name, "closing: {e}");
+            tracing::warn!(sink = %self.name, "closing: {}", e.report());
         }
         result
     }
@@ -206,7 +211,7 @@ impl Delivery {
                 Ok(()) => true,
                 // `deliver` sends what did not go and reports.
                 Err(e) => {
-                    tracing::info!(sink = %self.name, "sending ahead failed, the batch goes when it is delivered: {e}");
+                    tracing::info!(sink = %self.name, "sending ahead failed, the batch goes when it is delivered: {}", e.report());
                     false
                 }
             };
@@ -250,12 +255,17 @@ impl Delivery {
                         return Err(SinkFailed::GaveUp {
                             sink: self.name.clone(),
                             seconds: limit.as_secs(),
-                            last: error.to_string(),
+                            last: error.report().to_string(),
                             cursor,
                         });
                     }
                     let delay = self.backoff.next_delay();
-                    let message = format!("{error} (retry {} in {:.1}s)", self.backoff.attempts(), delay.as_secs_f64());
+                    let message = format!(
+                        "{} (retry {} in {:.1}s)",
+                        error.report(),
+                        self.backoff.attempts(),
+                        delay.as_secs_f64()
+                    );
                     tracing::warn!(sink = %self.name, "sink {:?}: {message}", self.name);
                     let name = self.name.clone();
                     let _ = self.store.call(move |s| s.record_sink_error(&name, Some(&message))).await;
@@ -369,7 +379,7 @@ mod tests {
             self.sends += 1;
             if self.sends == 2 {
                 self.put(&batch[..batch.len() / 2]);
-                return Err(SinkError::Transient("the peer went away mid-batch".into()));
+                return Err(SinkError::transient("the peer went away mid-batch"));
             }
             self.put(batch);
             Ok(())

@@ -16,7 +16,7 @@ pub use shared::{Histogram, JobCounters, Shared, SinkCounters};
 pub use store::StoreHandle;
 
 use crate::backoff::Backoff;
-use crate::config::{AuthKind, Config, JobConfig, SinkConfig, SinkKind, StartAt, Synchronous};
+use crate::config::{AuthKind, Config, JobConfig, SinkConfig, StartAt, Synchronous};
 use crate::schedule::{Scheduler, Wait};
 use crate::shutdown::Shutdown;
 use anyhow::Context;
@@ -114,34 +114,7 @@ pub fn client_for_with_count(job: &JobConfig, count: Option<usize>) -> anyhow::R
 
 /// Builds the sink a config describes.
 pub fn sink_for(sink: &SinkConfig) -> Box<dyn sinks::Sink> {
-    match &sink.kind {
-        SinkKind::File { path, rotate_bytes, fsync, file_mode, format, cef, leef } => {
-            Box::new(sinks::file::FileSink::new(sinks::file::FileSinkConfig {
-                path: path.clone(),
-                rotate_bytes: *rotate_bytes,
-                fsync: *fsync,
-                encoder: sinks::format::Encoder::new(*format, cef.as_ref(), leef.as_ref()),
-                mode: *file_mode,
-            }))
-        }
-        SinkKind::Stdout { format, cef, leef } => {
-            Box::new(sinks::stdout::StdoutSink::new().with_encoder(sinks::format::Encoder::new(
-                *format,
-                cef.as_ref(),
-                leef.as_ref(),
-            )))
-        }
-        SinkKind::Kafka(config) => Box::new(sinks::kafka::KafkaSink::new(config.clone())),
-        SinkKind::SplunkHec(config) => Box::new(sinks::hec::HecSink::new(sink.name.clone(), config.clone())),
-        SinkKind::Syslog(config) => Box::new(sinks::syslog::SyslogSink::from_config(config)),
-        SinkKind::Arcsight(config) => Box::new(config.sink()),
-        SinkKind::Qradar(config) => Box::new(config.sink()),
-        SinkKind::Sentinel(config) => Box::new(sinks::sentinel::SentinelSink::new(sink.name.clone(), config.clone())),
-        SinkKind::Archive(config) => Box::new(sinks::archive::ArchiveSink::new(sinks::archive::ArchiveConfig {
-            dense: sink.jobs.is_none() && sink.filter.is_none(),
-            ..config.clone()
-        })),
-    }
+    sink.build()
 }
 
 /// Runs the pipeline until `shutdown` (or, with `once`, until everything is delivered).

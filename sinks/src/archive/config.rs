@@ -73,3 +73,14 @@ impl ArchiveConfig {
         }
     }
 }
+
+impl crate::SinkType for ArchiveConfig {
+    /// `dense` is not a key: the archive is dense exactly when it takes every record.
+    fn build(&self, context: crate::SinkContext<'_>) -> Box<dyn crate::Sink> {
+        Box::new(super::ArchiveSink::new(ArchiveConfig { dense: context.every_record, ..self.clone() }))
+    }
+
+    fn describe(&self) -> String {
+        format!(" -> {} (signed by key {})", self.path.display(), self.signing_key.public().id())
+    }
+}

@@ -103,7 +103,7 @@ impl Sink for ArchiveSink {
         let committed = committed
             .map(Committed::decode)
             .transpose()
-            .map_err(|e| SinkError::Fatal(format!("archive sink {}: {e}", self.config.path.display())))?;
+            .map_err(|e| SinkError::fatal(format!("archive sink {}", self.config.path.display())).caused_by(e))?;
         let config = self.config.clone();
         let shared = Arc::clone(&self.writer);
         let (pos, head) = blocking(move || {
@@ -139,7 +139,7 @@ impl Sink for ArchiveSink {
         let (buf, pos) = blocking(move || {
             let pos = match lock(&shared).as_mut() {
                 Some(w) => w.write_member(member.map(|m| (&buf[..], m)), now).map(|p| (p, w.head_number())),
-                None => Err(SinkError::Fatal("archive sink: not open (open failed, or closed)".into())),
+                None => Err(SinkError::fatal("archive sink: not open (open failed, or closed)")),
             };
             Ok((buf, pos))
         })
@@ -181,7 +181,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, SinkError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| SinkError::Transient(format!("archive sink: blocking task failed: {e}")))?
+        .map_err(|e| SinkError::transient("archive sink: blocking task failed").caused_by(e))?
 }
 
 /// Locks the writer; after a panic mid-step its files are in an unknown state, so it

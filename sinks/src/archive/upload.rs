@@ -98,7 +98,7 @@ pub(crate) struct Uploader {
 
 impl Uploader {
     pub fn new(config: &S3Config, dir: &Path) -> Result<Self, SinkError> {
-        let fatal = |what: String| SinkError::Fatal(format!("archive sink s3: {what}"));
+        let fatal = |what: String| SinkError::fatal(format!("archive sink s3: {what}"));
         let endpoint = config.endpoint.parse().map_err(|e| fatal(format!("endpoint {:?}: {e}", config.endpoint)))?;
         let style = if config.path_style { UrlStyle::Path } else { UrlStyle::VirtualHost };
         let bucket = Bucket::new(endpoint, style, config.bucket.clone(), config.region.clone())
@@ -174,9 +174,9 @@ impl Uploader {
                     continue;
                 }
                 let path = self.dir.join(&rel);
-                let bytes = tokio::fs::read(&path)
-                    .await
-                    .map_err(|e| SinkError::Transient(format!("archive sink s3: reading {}: {e}", path.display())))?;
+                let bytes = tokio::fs::read(&path).await.map_err(|e| {
+                    SinkError::transient(format!("archive sink s3: reading {}", path.display())).caused_by(e)
+                })?;
                 self.upload_one(&rel, bytes).await?;
                 self.note(&rel)?;
                 done.insert(rel);
@@ -189,10 +189,10 @@ impl Uploader {
     /// Whether the bucket answers with our credentials (`validate --check`).
     pub async fn check(&self) -> Result<String, SinkError> {
         let url = rusty_s3::actions::HeadBucket::new(&self.bucket, Some(&self.credentials)).sign(SIGNED_FOR);
-        let response = self.http.head(url).send().await.map_err(|e| transient("HEAD bucket", &e))?;
+        let response = self.http.head(url).send().await.map_err(|e| transient("HEAD bucket", e))?;
         match response.status().as_u16() {
             200 => Ok(format!("bucket {} answers", self.config.bucket)),
-            code => Err(SinkError::Fatal(format!("archive sink s3: HEAD bucket {}: HTTP {code}", self.config.bucket))),
+            code => Err(SinkError::fatal(format!("archive sink s3: HEAD bucket {}: HTTP {code}", self.config.bucket))),
         }
     }
 
@@ -221,16 +221,16 @@ impl Uploader {
         for (name, value) in &headers {
             request = request.header(*name, value);
         }
-        let response = request.send().await.map_err(|e| transient(&format!("PUT {key}"), &e))?;
+        let response = request.send().await.map_err(|e| transient(&format!("PUT {key}"), e))?;
         let status = response.status().as_u16();
         match status {
             200..=299 => Ok(()),
             412 if self.already_there(&key, &md5).await? => Ok(()),
             412 => Err(self.taken(&key)),
-            429 | 500..=599 => Err(SinkError::Transient(format!("archive sink s3: PUT {key}: HTTP {status}"))),
+            429 | 500..=599 => Err(SinkError::transient(format!("archive sink s3: PUT {key}: HTTP {status}"))),
             _ => {
                 let body = response.text().await.unwrap_or_default();
-                Err(SinkError::Fatal(format!("archive sink s3: PUT {key}: HTTP {status}: {}", body.trim())))
+                Err(SinkError::fatal(format!("archive sink s3: PUT {key}: HTTP {status}: {}", body.trim())))
             }
         }
     }
@@ -239,7 +239,7 @@ impl Uploader {
     /// with other bytes is `Fatal`: we never overwrite.
     async fn already_there(&self, key: &str, md5: &[u8]) -> Result<bool, SinkError> {
         let url = rusty_s3::actions::HeadObject::new(&self.bucket, Some(&self.credentials), key).sign(SIGNED_FOR);
-        let response = self.http.head(url).send().await.map_err(|e| transient(&format!("HEAD {key}"), &e))?;
+        let response = self.http.head(url).send().await.map_err(|e| transient(&format!("HEAD {key}"), e))?;
         match response.status().as_u16() {
             404 => Ok(false),
             200 => {
@@ -250,13 +250,13 @@ impl Uploader {
                     Err(self.taken(key))
                 }
             }
-            code @ (429 | 500..=599) => Err(SinkError::Transient(format!("archive sink s3: HEAD {key}: HTTP {code}"))),
-            code => Err(SinkError::Fatal(format!("archive sink s3: HEAD {key}: HTTP {code}"))),
+            code @ (429 | 500..=599) => Err(SinkError::transient(format!("archive sink s3: HEAD {key}: HTTP {code}"))),
+            code => Err(SinkError::fatal(format!("archive sink s3: HEAD {key}: HTTP {code}"))),
         }
     }
 
     fn taken(&self, key: &str) -> SinkError {
-        SinkError::Fatal(format!(
+        SinkError::fatal(format!(
             "archive sink s3: bucket {} already holds other bytes at {key}; an archive never overwrites a key (two archives sharing a prefix?)",
             self.config.bucket
         ))
@@ -270,20 +270,21 @@ impl Uploader {
             .create(true)
             .mode(0o600)
             .open(&path)
-            .map_err(|e| SinkError::Transient(format!("archive sink s3: {}: {e}", path.display())))?;
+            .map_err(|e| SinkError::transient(format!("archive sink s3: {}", path.display())).caused_by(e))?;
         f.write_all(format!("{rel}\n").as_bytes())
             .and_then(|()| f.sync_data())
-            .map_err(|e| SinkError::Transient(format!("archive sink s3: {}: {e}", path.display())))
+            .map_err(|e| SinkError::transient(format!("archive sink s3: {}", path.display())).caused_by(e))
     }
 }
 
-fn transient(doing: &str, e: &reqwest::Error) -> SinkError {
-    SinkError::Transient(format!("archive sink s3: {doing}: {e}"))
+fn transient(doing: &str, e: reqwest::Error) -> SinkError {
+    SinkError::transient(format!("archive sink s3: {doing}")).caused_by(e)
 }
 
 /// The closed files in `dir`, sorted (segment names sort by seq, digests by number).
 fn list(dir: &Path) -> Result<Vec<String>, SinkError> {
-    let err = |e: std::io::Error| SinkError::Transient(format!("archive sink s3: listing {}: {e}", dir.display()));
+    let err =
+        |e: std::io::Error| SinkError::transient(format!("archive sink s3: listing {}", dir.display())).caused_by(e);
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(err)? {
         if let Some(name) = entry.map_err(err)?.file_name().to_str() {

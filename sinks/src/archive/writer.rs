@@ -150,9 +150,7 @@ impl Writer {
         if let Some((bytes, member)) = member {
             if self.archived_max.is_some_and(|m| member.first_seq <= m) {
                 if self.archived_max.is_some_and(|m| member.last_seq > m) {
-                    return Err(SinkError::Transient(
-                        "archive sink: batch overlaps the archive's end; retrying".into(),
-                    ));
+                    return Err(SinkError::transient("archive sink: batch overlaps the archive's end; retrying"));
                 }
             } else {
                 self.dirty = true;
@@ -208,7 +206,7 @@ impl Writer {
             self.sync_dir(&self.config.path)?;
             self.active = Some(Active { index, path, file, len: 0, members: Vec::new(), sha: Sha256::new() });
         }
-        let a = self.active.as_mut().ok_or_else(|| SinkError::Transient("archive: no open segment".into()))?;
+        let a = self.active.as_mut().ok_or_else(|| SinkError::transient("archive: no open segment"))?;
         member.offset = a.len;
         a.file.write_all(bytes).map_err(|e| io_error("writing", &a.path, e))?;
         if self.config.fsync {
@@ -236,7 +234,7 @@ impl Writer {
         if target.symlink_metadata().is_ok() {
             let msg = format!("archive: {} already exists; refusing to overwrite it", target.display());
             self.active = Some(a);
-            return Err(SinkError::Fatal(msg));
+            return Err(SinkError::fatal(msg));
         }
         if self.config.fsync {
             a.file.sync_all().map_err(|e| io_error("syncing", &a.path, e))?;
@@ -303,7 +301,7 @@ impl Writer {
         }
         closed.sort();
         if committed.is_none() && (through.is_some() || !closed.is_empty()) {
-            return Err(SinkError::Fatal(format!(
+            return Err(SinkError::fatal(format!(
                 "archive: {} already holds an archive and this sink has no state; point a new archive at an empty directory",
                 self.config.path.display()
             )));
@@ -312,7 +310,7 @@ impl Writer {
             let path = self.segments.join(&name);
             let bytes = std::fs::read(&path).map_err(|e| io_error("reading", &path, e))?;
             let members = segment::scan(&bytes, None)
-                .map_err(|e| SinkError::Fatal(format!("archive: closed segment {}: {e}", path.display())))?;
+                .map_err(|e| SinkError::fatal(format!("archive: closed segment {}", path.display())).caused_by(e))?;
             let closed_at = name.rsplit('.').nth(2).and_then(|t| t.split('-').nth(1)).and_then(segment::parse_stamp);
             warn!(segment = %name, "a segment closed before a crash has no digest yet; writing it");
             self.pending.push(SegmentEntry::new(name, &bytes, &members, closed_at.unwrap_or(now)));
@@ -354,7 +352,7 @@ impl Writer {
                 let keep = e.offset;
                 bytes.truncate(keep as usize);
                 segment::scan(&bytes, None)
-                    .map_err(|e| SinkError::Fatal(format!("archive: {}: {e}", path.display())))?
+                    .map_err(|e| SinkError::fatal(format!("archive: {}", path.display())).caused_by(e))?
             }
         };
         let file = OpenOptions::new().append(true).open(&path).map_err(|e| io_error("opening", &path, e))?;
@@ -388,16 +386,16 @@ impl Writer {
         let path = self.digests.join(&name);
         let bytes = std::fs::read(&path).map_err(|e| io_error("reading", &path, e))?;
         let parsed = digest::parse(&bytes, &self.config.signing_key.public())
-            .map_err(|e| SinkError::Fatal(format!("archive: {}: {e}", path.display())))?;
+            .map_err(|e| SinkError::fatal(format!("archive: {}", path.display())).caused_by(e))?;
         if !parsed.signed_by_key {
-            return Err(SinkError::Fatal(format!(
+            return Err(SinkError::fatal(format!(
                 "archive: {} is not signed by the configured signing_key (key {}); refusing to extend its chain",
                 path.display(),
                 parsed.signature.key_id
             )));
         }
         let time = digest::parse_time(&parsed.body.time)
-            .ok_or_else(|| SinkError::Fatal(format!("archive: {}: bad time", path.display())))?;
+            .ok_or_else(|| SinkError::fatal(format!("archive: {}: bad time", path.display())))?;
         Ok(Some(Head {
             number,
             link: digest::Previous { file: name, sha256: parsed.sha256, signature: parsed.signature.signature },

@@ -1,7 +1,60 @@
-//! What a person chooses about a file sink. Parsing it is the application's business;
-//! this is the plain struct the sink is built from.
+//! What a person chooses about a file sink: [`FileConfig`], the `[[sink]]` keys of
+//! `type = "file"`, and [`FileSinkConfig`], the plain struct the sink is built from.
 
+use crate::format::cef::CefOptions;
+use crate::format::leef::LeefOptions;
+use crate::format::{Encoder, Format};
+use crate::registry::{SinkContext, SinkType};
+use crate::Sink;
+use serde::Deserialize;
 use std::path::PathBuf;
+
+/// `type = "file"`: JSON lines (or CEF or LEEF lines) in a local file, fsynced before
+/// acknowledging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub path: PathBuf,
+    /// Rotate the file once it reaches this many bytes.
+    pub rotate_bytes: Option<u64>,
+    #[serde(default = "default_true")]
+    pub fsync: bool,
+    /// Permission bits of the files, an octal string (default "0600").
+    #[serde(default)]
+    pub file_mode: FileMode,
+    /// `json` (default), `cef` or `leef`; options in `[sink.cef]` / `[sink.leef]`.
+    #[serde(default)]
+    pub format: Format,
+    pub cef: Option<CefOptions>,
+    pub leef: Option<LeefOptions>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl SinkType for FileConfig {
+    fn build(&self, _: SinkContext<'_>) -> Box<dyn Sink> {
+        Box::new(super::FileSink::new(FileSinkConfig {
+            path: self.path.clone(),
+            rotate_bytes: self.rotate_bytes,
+            fsync: self.fsync,
+            encoder: Encoder::new(self.format, self.cef.as_ref(), self.leef.as_ref()),
+            mode: self.file_mode,
+        }))
+    }
+
+    fn describe(&self) -> String {
+        format!(" -> {} ({})", self.path.display(), self.format.name())
+    }
+
+    fn misfit(&self) -> Option<(&'static str, String)> {
+        if self.path.as_os_str().is_empty() {
+            return Some(("path", "the file sink needs a path".into()));
+        }
+        self.format.misfit(self.cef.is_some(), self.leef.is_some()).map(|m| ("format", m))
+    }
+}
 
 /// Settings of one [`FileSink`](super::FileSink).
 #[derive(Debug, Clone, PartialEq, Eq)]

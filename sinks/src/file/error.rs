@@ -13,12 +13,9 @@ pub(crate) fn io_error(doing: &str, path: &Path, e: io::Error) -> SinkError {
 
 /// [`io_error`] for another sink that writes files (`sink` starts the message).
 pub(crate) fn io_error_of(sink: &str, doing: &str, path: &Path, e: io::Error) -> SinkError {
-    let msg = format!("{sink}: {doing} {}: {e}", path.display());
-    if is_permanent(e.kind()) {
-        SinkError::Fatal(msg)
-    } else {
-        SinkError::Transient(msg)
-    }
+    let context = format!("{sink}: {doing} {}", path.display());
+    let error = if is_permanent(e.kind()) { SinkError::fatal(context) } else { SinkError::transient(context) };
+    error.caused_by(e)
 }
 
 fn is_permanent(kind: io::ErrorKind) -> bool {
@@ -34,7 +31,8 @@ mod tests {
     fn permanent_kinds_are_fatal_and_name_the_path() {
         for kind in [io::ErrorKind::PermissionDenied, io::ErrorKind::ReadOnlyFilesystem, io::ErrorKind::IsADirectory] {
             let e = io_error("opening", Path::new("/x/y.jsonl"), io::Error::from(kind));
-            assert!(matches!(&e, SinkError::Fatal(m) if m.contains("/x/y.jsonl")), "{kind:?}: {e:?}");
+            assert_eq!(e.kind(), crate::SinkErrorKind::Fatal, "{kind:?}: {e:?}");
+            assert!(e.report().to_string().contains("/x/y.jsonl"), "{kind:?}: {e:?}");
         }
         for kind in [io::ErrorKind::StorageFull, io::ErrorKind::Interrupted, io::ErrorKind::NotFound] {
             let e = io_error("writing", Path::new("/x/y.jsonl"), io::Error::from(kind));

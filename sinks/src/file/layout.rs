@@ -23,7 +23,7 @@ pub(crate) struct Layout {
 impl Layout {
     /// The layout around `active`; refuses a path without a (UTF-8) file name.
     pub fn new(active: &Path) -> Result<Self, SinkError> {
-        let bad = || SinkError::Fatal(format!("file sink: {} is not a usable file path", active.display()));
+        let bad = || SinkError::fatal(format!("file sink: {} is not a usable file path", active.display()));
         let stem = active.file_stem().and_then(|s| s.to_str()).ok_or_else(bad)?.to_owned();
         let ext = match active.extension() {
             Some(e) => Some(e.to_str().ok_or_else(bad)?.to_owned()),

@@ -32,7 +32,7 @@ mod layout;
 mod tests;
 mod writer;
 
-pub use config::{FileMode, FileSinkConfig};
+pub use config::{FileConfig, FileMode, FileSinkConfig};
 
 use crate::{Event, Sink, SinkError};
 use async_trait::async_trait;
@@ -84,7 +84,7 @@ impl Sink for FileSink {
         let committed = committed
             .map(Committed::decode)
             .transpose()
-            .map_err(|e| SinkError::Fatal(format!("file sink {}: {e}", self.config.path.display())))?;
+            .map_err(|e| SinkError::fatal(format!("file sink {}", self.config.path.display())).caused_by(e))?;
         let config = self.config.clone();
         let shared = Arc::clone(&self.writer);
         let pos = blocking(move || {
@@ -101,7 +101,7 @@ impl Sink for FileSink {
     }
 
     async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
-        let from = self.acked.ok_or_else(|| SinkError::Fatal("file sink: deliver before open".into()))?;
+        let from = self.acked.ok_or_else(|| SinkError::fatal("file sink: deliver before open"))?;
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         for event in batch {
@@ -112,7 +112,7 @@ impl Sink for FileSink {
         let (buf, result) = blocking(move || {
             let result = match lock(&shared).as_mut() {
                 Some(w) => w.write_batch(from, &buf),
-                None => Err(SinkError::Fatal("file sink: not open (open failed, or closed)".into())),
+                None => Err(SinkError::fatal("file sink: not open (open failed, or closed)")),
             };
             Ok((buf, result))
         })
@@ -137,7 +137,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, SinkError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| SinkError::Transient(format!("file sink: blocking task failed: {e}")))?
+        .map_err(|e| SinkError::transient("file sink: blocking task failed").caused_by(e))?
 }
 
 /// Locks the writer; after a panic mid-write its files are in an unknown state, so it is

@@ -371,10 +371,8 @@ async fn without_fsync_it_behaves_the_same() {
 }
 
 fn fatal_naming(err: SinkError, path: &Path) {
-    match err {
-        SinkError::Fatal(msg) => assert!(msg.contains(&path.display().to_string()), "{msg}"),
-        other => panic!("expected Fatal, got {other:?}"),
-    }
+    let msg = crate::error::fatal_report(&err);
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
 }
 
 #[tokio::test]

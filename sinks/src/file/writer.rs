@@ -116,7 +116,7 @@ impl Writer {
         let target = self.layout.rotated(self.pos.generation);
         if target.symlink_metadata().is_ok() {
             // Only a person can have put it there: generations only grow.
-            return Err(SinkError::Fatal(format!(
+            return Err(SinkError::fatal(format!(
                 "file sink: {} already exists; refusing to overwrite it by rotating {}",
                 target.display(),
                 self.layout.active.display()
@@ -153,7 +153,7 @@ impl Writer {
     /// The last step: one write of the whole batch, then `fsync`.
     pub(super) fn append(&mut self, bytes: &[u8]) -> Result<Committed, SinkError> {
         let path = &self.layout.active;
-        let file = self.file.as_mut().ok_or_else(|| SinkError::Transient("file sink: no active file".into()))?;
+        let file = self.file.as_mut().ok_or_else(|| SinkError::transient("file sink: no active file"))?;
         self.dirty = true;
         // One buffer, one write (`write_all` only loops on a short write).
         file.write_all(bytes).map_err(|e| io_error("writing", path, e))?;

@@ -142,3 +142,19 @@ fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     }
     Ok(n)
 }
+
+impl crate::SinkType for HecConfig {
+    fn build(&self, context: crate::SinkContext<'_>) -> Box<dyn crate::Sink> {
+        Box::new(super::HecSink::new(context.name, self.clone()))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            " -> {} (index {}, sourcetype {}, ack {})",
+            self.url,
+            self.index.as_deref().unwrap_or("the token's default"),
+            self.sourcetype,
+            if self.ack { "on" } else { "off" }
+        )
+    }
+}

@@ -113,7 +113,7 @@ impl HecSink {
         }
         let t = Arc::new(
             Transport::new(&self.config, &self.channel)
-                .map_err(|e| SinkError::Fatal(format!("splunk_hec {}: {e}", self.config.url)))?,
+                .map_err(|e| SinkError::fatal(format!("splunk_hec {}", self.config.url)).caused_by(e))?,
         );
         self.transport = Some(t.clone());
         Ok(t)
@@ -121,7 +121,7 @@ impl HecSink {
 
     /// Health, token and (with `ack`) acknowledgement, without indexing anything.
     async fn probe(&self, t: &Transport) -> Result<String, SinkError> {
-        let health = t.health().await.map_err(SinkError::Transient)?;
+        let health = t.health().await.map_err(SinkError::transient)?;
         let mut said = match health.status {
             200 => "HEC is healthy".to_owned(),
             404 => "no health endpoint (404), going on".to_owned(),
@@ -130,7 +130,7 @@ impl HecSink {
                 return Err(failure(classify_failure(status, &Reply::parse(&health.body), &what)));
             }
         };
-        let token = t.post_events(Vec::new(), false).await.map_err(SinkError::Transient)?;
+        let token = t.post_events(Vec::new(), false).await.map_err(SinkError::transient)?;
         let reply = Reply::parse(&token.body);
         match (token.status, reply.code) {
             (200..=299, _) | (400, Some(5)) => said.push_str(", the token is accepted"),
@@ -140,7 +140,7 @@ impl HecSink {
             }
         }
         if self.config.ack {
-            let ack = t.poll_acks(&[]).await.map_err(SinkError::Transient)?;
+            let ack = t.poll_acks(&[]).await.map_err(SinkError::transient)?;
             if ack.status != 200 {
                 let what = format!("POST {} (acknowledgement check)", t.ack_url());
                 return Err(failure(classify_failure(ack.status, &Reply::parse(&ack.body), &what)));
@@ -158,13 +158,13 @@ impl HecSink {
             let progress = &mut flight.progress;
             let range = progress.range(part);
             let body = request::body(flight.encoded.slice(range.clone()), gzip);
-            let answer = t.post_events(body, gzip).await.map_err(SinkError::Transient)?;
+            let answer = t.post_events(body, gzip).await.map_err(SinkError::transient)?;
             match classify_event(answer.status, &answer.body, &what) {
                 EventOutcome::Accepted(Some(id)) if self.config.ack => {
                     progress.accepted(part, Some(id), Instant::now())
                 }
                 EventOutcome::Accepted(None) if self.config.ack => {
-                    return Err(SinkError::Fatal(format!(
+                    return Err(SinkError::fatal(format!(
                         "{what}: Splunk accepted the events without an ackId: the token has indexer \
                          acknowledgement off; enable it on the token or set `ack = false` (this batch is \
                          sent again at the next start)"
@@ -177,7 +177,7 @@ impl HecSink {
                     let bad_index = (range.start + index).min(range.end - 1);
                     let bad = &batch[bad_index];
                     if times >= MAX_REFUSALS {
-                        return Err(SinkError::Fatal(format!(
+                        return Err(SinkError::fatal(format!(
                             "{message}: Splunk refused the event of record {} (seq {}) {times} times in a row; \
                              the sink stops so that nothing is skipped",
                             bad.id, bad.seq
@@ -194,7 +194,7 @@ impl HecSink {
                 EventOutcome::TooLarge(message) => {
                     if !progress.split(part) {
                         let bad = &batch[range.start];
-                        return Err(SinkError::Fatal(format!(
+                        return Err(SinkError::fatal(format!(
                             "{message}: the event of record {} (seq {}) alone is {} bytes, over the collector's \
                              limit; raise max_content_length in limits.conf [http_input]",
                             bad.id,
@@ -210,8 +210,8 @@ impl HecSink {
                         self.max_events
                     );
                 }
-                EventOutcome::Retry(message) => return Err(SinkError::Transient(message)),
-                EventOutcome::Fatal(message) => return Err(SinkError::Fatal(message)),
+                EventOutcome::Retry(message) => return Err(SinkError::transient(message)),
+                EventOutcome::Fatal(message) => return Err(SinkError::fatal(message)),
             }
         }
         Ok(())
@@ -228,13 +228,13 @@ impl HecSink {
         for other in &self.batches {
             ids.extend(other.progress.awaiting());
         }
-        let answer = t.poll_acks(&ids).await.map_err(SinkError::Transient)?;
+        let answer = t.poll_acks(&ids).await.map_err(SinkError::transient)?;
         let what = format!("POST {}", t.ack_url());
         if answer.status != 200 {
             return Err(failure(classify_failure(answer.status, &Reply::parse(&answer.body), &what)));
         }
         let acks = parse_acks(&answer.body).ok_or_else(|| {
-            SinkError::Transient(format!(
+            SinkError::transient(format!(
                 "{what}: unexpected answer {:?}",
                 String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)])
             ))
@@ -312,8 +312,8 @@ fn parse_acks(body: &[u8]) -> Option<HashMap<u64, bool>> {
 
 fn failure(f: Failure) -> SinkError {
     match f {
-        Failure::Retry(m) => SinkError::Transient(m),
-        Failure::Fatal(m) => SinkError::Fatal(m),
+        Failure::Retry(m) => SinkError::transient(m),
+        Failure::Fatal(m) => SinkError::fatal(m),
     }
 }
 

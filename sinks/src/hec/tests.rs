@@ -47,8 +47,8 @@ async fn deliver_retrying(sink: &mut HecSink, batch: &[Event], tries: usize) -> 
     for _ in 0..tries {
         match sink.deliver(batch).await {
             Ok(_) => return errors,
-            Err(SinkError::Transient(e)) => {
-                errors.push(e);
+            Err(e) if e.is_transient() => {
+                errors.push(e.report().to_string());
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Err(e) => panic!("fatal: {e}"),
@@ -173,7 +173,7 @@ async fn the_same_event_refused_three_times_stops_the_sink_naming_it() {
         receiver.inject(Fault::InvalidEvent(n));
     }
     let err = sink.deliver(&batch).await.unwrap_err();
-    let SinkError::Fatal(message) = err else { panic!("{err:?}") };
+    let message = crate::error::fatal_report(&err);
     assert!(message.contains(&batch[5].id.to_string()) && message.contains("3 times"), "{message}");
     assert_eq!(receiver.ids(), ids(&batch[..5]));
 }
@@ -203,7 +203,13 @@ async fn one_event_over_the_limit_is_fatal() {
     sink.open(None).await.unwrap();
     receiver.set_max_content_length(10);
     let err = sink.deliver(&events(2)).await.unwrap_err();
-    assert!(matches!(&err, SinkError::Fatal(m) if m.contains("413") && m.contains("max_content_length")), "{err:?}");
+    assert!(
+        err.kind() == crate::SinkErrorKind::Fatal && {
+            let m = err.report().to_string();
+            m.contains("413") && m.contains("max_content_length")
+        },
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -213,7 +219,7 @@ async fn a_wrong_token_is_fatal_at_open_with_code_and_text() {
     config.token = Secret::resolve("not-the-token").unwrap();
     let mut sink = HecSink::new("splunk", config.clone());
     let err = sink.open(None).await.unwrap_err();
-    let SinkError::Fatal(message) = &err else { panic!("{err:?}") };
+    let message = crate::error::fatal_report(&err);
     assert!(
         message.contains("HTTP 403 Forbidden: \"Invalid token\" (code 4)")
             && message.contains("check the sink's `token`"),
@@ -222,7 +228,13 @@ async fn a_wrong_token_is_fatal_at_open_with_code_and_text() {
     // And while delivering, should the token be revoked mid-run.
     let mut sink = HecSink::new("splunk", config);
     let err = sink.deliver(&events(1)).await.unwrap_err();
-    assert!(matches!(&err, SinkError::Fatal(m) if m.contains("code 4")), "{err:?}");
+    assert!(
+        err.kind() == crate::SinkErrorKind::Fatal && {
+            let m = err.report().to_string();
+            m.contains("code 4")
+        },
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -232,10 +244,22 @@ async fn other_client_errors_are_fatal_and_busy_health_is_transient() {
     sink.open(None).await.unwrap();
     receiver.inject(Fault::Status(400));
     let err = sink.deliver(&events(3)).await.unwrap_err();
-    assert!(matches!(&err, SinkError::Fatal(m) if m.contains("HTTP 400")), "{err:?}");
+    assert!(
+        err.kind() == crate::SinkErrorKind::Fatal && {
+            let m = err.report().to_string();
+            m.contains("HTTP 400")
+        },
+        "{err:?}"
+    );
     receiver.inject(Fault::Busy(Duration::from_secs(30)));
     let err = sink.check().await.unwrap_err();
-    assert!(matches!(&err, SinkError::Transient(m) if m.contains("503") && m.contains("code 18")), "{err:?}");
+    assert!(
+        err.kind() == crate::SinkErrorKind::Transient && {
+            let m = err.report().to_string();
+            m.contains("503") && m.contains("code 18")
+        },
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -249,10 +273,22 @@ async fn check_proves_health_token_and_acknowledgement() {
     let (_plain, running) = self::receiver(ReceiverConfig::new(TOKEN)).await;
     let mut sink = HecSink::new("splunk", sink_config(&running.base_url, true));
     let err = sink.check().await.unwrap_err();
-    assert!(matches!(&err, SinkError::Fatal(m) if m.contains("code 14") && m.contains("ack = false")), "{err:?}");
+    assert!(
+        err.kind() == crate::SinkErrorKind::Fatal && {
+            let m = err.report().to_string();
+            m.contains("code 14") && m.contains("ack = false")
+        },
+        "{err:?}"
+    );
     // Delivering without open: the 200 carries no ackId.
     let err = sink.deliver(&events(1)).await.unwrap_err();
-    assert!(matches!(&err, SinkError::Fatal(m) if m.contains("without an ackId")), "{err:?}");
+    assert!(
+        err.kind() == crate::SinkErrorKind::Fatal && {
+            let m = err.report().to_string();
+            m.contains("without an ackId")
+        },
+        "{err:?}"
+    );
 
     // Nothing listening: transient.
     drop(running);
@@ -365,7 +401,7 @@ async fn a_batch_sent_ahead_that_failed_is_finished_by_its_deliver() {
     // The second batch's second request is refused as the collector is busy.
     receiver.inject(Fault::Pass);
     receiver.inject(Fault::Status(503));
-    assert!(matches!(sink.send(second).await, Err(SinkError::Transient(_))));
+    assert!(sink.send(second).await.is_err_and(|e| e.is_transient()));
     deliver_retrying(&mut sink, first, 3).await;
     deliver_retrying(&mut sink, second, 3).await;
     // The refused request alone was posted again; nothing twice.

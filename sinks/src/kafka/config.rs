@@ -311,3 +311,13 @@ impl KafkaSinkConfig {
         c
     }
 }
+
+impl crate::SinkType for KafkaSinkConfig {
+    fn build(&self, _: crate::SinkContext<'_>) -> Box<dyn crate::Sink> {
+        Box::new(super::KafkaSink::new(self.clone()))
+    }
+
+    fn describe(&self) -> String {
+        format!(" -> {} topic {} ({})", self.brokers.join(","), self.topic, self.encoder.format().name())
+    }
+}

@@ -123,7 +123,7 @@ impl KafkaSink {
         }
         let p: FutureProducer<LogContext> =
             self.config.producer().create_with_context(LogContext).map_err(|e| {
-                SinkError::Fatal(format!("kafka sink: creating the producer: {}", config::describe(&e)))
+                SinkError::fatal(format!("kafka sink: creating the producer: {}", config::describe(&e)))
             })?;
         self.producer = Some(p.clone());
         Ok(p)
@@ -158,7 +158,7 @@ impl KafkaSink {
     /// over sets the floor of the read-back.
     fn begin(&mut self, batch: &[Event]) -> Result<Committed, SinkError> {
         let Some(writer) = self.writer else {
-            return Err(SinkError::Fatal("kafka sink: deliver before open".into()));
+            return Err(SinkError::fatal("kafka sink: deliver before open"));
         };
         if let (true, Some(first)) = (self.resync_pending, batch.first()) {
             self.resync = Some(self.new_resync(first.seq));
@@ -200,8 +200,8 @@ impl KafkaSink {
             (topics, found)
         })
         .await
-        .map_err(|e| SinkError::Transient(format!("kafka sink: reading back failed: {e}")))?;
-        let found = found.map_err(|e| SinkError::Transient(format!("kafka sink: {e}")))?;
+        .map_err(|e| SinkError::transient("kafka sink: reading back failed").caused_by(e))?;
+        let found = found.map_err(|e| SinkError::transient("kafka sink").caused_by(e))?;
         tracing::info!(
             ?topics,
             floor,
@@ -251,9 +251,8 @@ impl KafkaSink {
                     }
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                         if Instant::now() >= deadline {
-                            return Err(SinkError::Transient(
-                                "kafka sink: the producer's queue stayed full (the brokers are not taking messages)"
-                                    .into(),
+                            return Err(SinkError::transient(
+                                "kafka sink: the producer's queue stayed full (the brokers are not taking messages)",
                             ));
                         }
                         record = back;
@@ -278,7 +277,7 @@ impl KafkaSink {
             let Ok(report) = waited else {
                 let waiting =
                     batch.iter().filter(|e| matches!(self.inflight.get(&e.seq), Some(Flight::Pending(_)))).count();
-                return Err(SinkError::Transient(format!(
+                return Err(SinkError::transient(format!(
                     "kafka sink: {waiting} of {} messages not acknowledged after {:?}; they stay queued and the retry waits for them",
                     batch.len(),
                     self.config.ack_timeout
@@ -299,7 +298,7 @@ impl KafkaSink {
                     self.inflight.remove(&event.seq);
                     fatal = true;
                     if first_failure.is_none() {
-                        first_failure = Some(SinkError::Transient("kafka sink: the producer went away".into()));
+                        first_failure = Some(SinkError::transient("kafka sink: the producer went away"));
                     }
                 }
             }
@@ -325,7 +324,7 @@ fn classify(event: &Event, topic: &str, error: KafkaError) -> SinkError {
         KafkaError::MessageProduction(code) => Some(*code),
         _ => None,
     };
-    let msg = format!("kafka sink: record seq {} (id {}) to topic {topic:?}: {error}", event.seq, event.id);
+    let context = format!("kafka sink: record seq {} (id {}) to topic {topic:?}", event.seq, event.id);
     use RDKafkaErrorCode as C;
     match code {
         Some(
@@ -339,9 +338,10 @@ fn classify(event: &Event, topic: &str, error: KafkaError) -> SinkError {
             | C::SaslAuthenticationFailed
             | C::Authentication
             | C::UnsupportedForMessageFormat,
-        ) => SinkError::Fatal(msg),
-        _ => SinkError::Transient(msg),
+        ) => SinkError::fatal(context),
+        _ => SinkError::transient(context),
     }
+    .caused_by(error)
 }
 
 #[async_trait]
@@ -371,7 +371,7 @@ impl Sink for KafkaSink {
 
     async fn open(&mut self, committed: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError> {
         let (writer, new) = match committed {
-            Some(bytes) => (Committed::decode(bytes).map_err(|e| SinkError::Fatal(format!("kafka sink: {e}")))?, false),
+            Some(bytes) => (Committed::decode(bytes).map_err(|e| SinkError::fatal("kafka sink").caused_by(e))?, false),
             None => (Committed::new_writer(), true),
         };
         self.writer_hex = writer.writer_hex();
@@ -393,7 +393,7 @@ impl Sink for KafkaSink {
         if self.producer.as_ref().is_some_and(|p| p.client().fatal_error().is_some()) {
             // `deliver` of the batch before this one replaces the producer first; this batch
             // then goes when it is delivered, before any after it.
-            return Err(SinkError::Transient("kafka sink: the producer is being replaced".into()));
+            return Err(SinkError::transient("kafka sink: the producer is being replaced"));
         }
         self.send_batch(batch, Instant::now() + self.config.ack_timeout.0).await
     }
@@ -426,7 +426,7 @@ impl Sink for KafkaSink {
             let metadata = producer
                 .client()
                 .fetch_metadata(None, CHECK_TIMEOUT)
-                .map_err(|e| SinkError::Transient(format!("kafka sink: the brokers did not answer: {e}")))?;
+                .map_err(|e| SinkError::transient("kafka sink: the brokers did not answer").caused_by(e))?;
             let brokers = metadata.brokers().len();
             Ok::<_, SinkError>(match topic {
                 Some(t) => match metadata.topics().iter().find(|m| m.name() == t) {
@@ -439,7 +439,7 @@ impl Sink for KafkaSink {
             })
         })
         .await
-        .map_err(|e| SinkError::Transient(format!("kafka sink: check failed: {e}")))??;
+        .map_err(|e| SinkError::transient("kafka sink: check failed").caused_by(e))??;
         Ok(summary)
     }
 
@@ -447,7 +447,7 @@ impl Sink for KafkaSink {
         let Some(producer) = self.producer.take() else { return Ok(()) };
         tokio::task::spawn_blocking(move || producer.flush(CLOSE_TIMEOUT))
             .await
-            .map_err(|e| SinkError::Transient(format!("kafka sink: closing failed: {e}")))?
-            .map_err(|e| SinkError::Transient(format!("kafka sink: flushing on close: {e}")))
+            .map_err(|e| SinkError::transient("kafka sink: closing failed").caused_by(e))?
+            .map_err(|e| SinkError::transient("kafka sink: flushing on close").caused_by(e))
     }
 }

@@ -210,7 +210,7 @@ async fn a_fatal_producer_error_replaces_the_producer_and_nothing_lands_twice() 
     let batch = events(11, 60);
     let mut errors = Vec::new();
     while let Err(e) = sink.deliver(&batch).await {
-        errors.push(e.to_string());
+        errors.push(e.report().to_string());
         assert!(errors.len() < 5, "{errors:?}");
     }
     assert!(errors[0].contains("record seq") && errors[0].contains("too large"), "{errors:?}");

@@ -139,6 +139,19 @@ fn request_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     Ok(n)
 }
 
+impl crate::SinkType for SentinelConfig {
+    fn build(&self, context: crate::SinkContext<'_>) -> Box<dyn crate::Sink> {
+        Box::new(super::SentinelSink::new(context.name, self.clone()))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            " -> {} (DCR {}, stream {}, tenant {})",
+            self.endpoint, self.dcr_immutable_id, self.stream, self.tenant_id
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,7 +81,7 @@ impl SentinelSink {
         }
         let c = &self.config;
         let https = c.endpoint.starts_with("https:") || c.authority_host.starts_with("https:");
-        let fatal = |e: String| SinkError::Fatal(format!("sentinel {}: {e}", c.endpoint));
+        let fatal = |e: String| SinkError::fatal(format!("sentinel {}", c.endpoint)).caused_by(e);
         let tls = tls::client_config(tls::Trust::of(&c.tls, https).map_err(fatal)?).map_err(fatal)?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
@@ -98,8 +98,8 @@ impl SentinelSink {
 
     async fn token(&mut self, http: &reqwest::Client) -> Result<token::Token, SinkError> {
         self.tokens.get(http).await.map_err(|e| match e {
-            TokenError::Unavailable(m) => SinkError::Transient(m),
-            TokenError::Refused(m) => SinkError::Fatal(m),
+            TokenError::Unavailable(m) => SinkError::transient(m),
+            TokenError::Refused(m) => SinkError::fatal(m),
         })
     }
 
@@ -138,7 +138,7 @@ impl SentinelSink {
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| SinkError::Transient(format!("{what}: {}", chain(&e))))?;
+                .map_err(|e| SinkError::transient(format!("{what}: {}", chain(&e))))?;
             let status = response.status().as_u16();
             let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
             let reply = response.bytes().await.unwrap_or_default();
@@ -150,7 +150,7 @@ impl SentinelSink {
                 Outcome::TooLarge(message) => {
                     if !flight.progress.split(part) {
                         let bad = &batch[range.start];
-                        return Err(SinkError::Fatal(format!(
+                        return Err(SinkError::fatal(format!(
                             "{message}: the row of record {} (seq {}) alone is {} bytes; lower max_request_bytes",
                             bad.id,
                             bad.seq,
@@ -162,7 +162,7 @@ impl SentinelSink {
                 Outcome::Throttled { wait, message } => {
                     let since = *throttled_since.get_or_insert_with(Instant::now);
                     if since.elapsed() + wait > self.config.max_throttle.0 {
-                        return Err(SinkError::Transient(format!(
+                        return Err(SinkError::transient(format!(
                             "{message} (throttled for {}s; the pipeline retries)",
                             since.elapsed().as_secs()
                         )));
@@ -173,14 +173,14 @@ impl SentinelSink {
                     tokio::time::sleep(wait + RETRY_AFTER_MARGIN).await;
                 }
                 Outcome::Unauthorized(message) if token.fresh => {
-                    return Err(SinkError::Fatal(answer::unauthorized_hint(&message)))
+                    return Err(SinkError::fatal(answer::unauthorized_hint(&message)))
                 }
                 Outcome::Unauthorized(message) => {
                     tracing::info!(sink = %self.name, "{message}: asking {} for a new token", self.tokens.url());
                     self.tokens.invalidate();
                 }
-                Outcome::Retry(message) => return Err(SinkError::Transient(message)),
-                Outcome::Fatal(message) => return Err(SinkError::Fatal(message)),
+                Outcome::Retry(message) => return Err(SinkError::transient(message)),
+                Outcome::Fatal(message) => return Err(SinkError::fatal(message)),
             }
         }
         Ok(())

@@ -56,7 +56,7 @@ async fn a_retry_sends_only_the_calls_not_yet_taken() {
     let batch = events(200);
     receiver.inject(Fault::Pass);
     receiver.inject(Fault::Status(500));
-    assert!(matches!(sink.deliver(&batch).await, Err(SinkError::Transient(_))));
+    assert!(sink.deliver(&batch).await.is_err_and(|e| e.is_transient()));
     let taken = receiver.row_count();
     assert!(taken > 0 && taken < 200, "the first call was taken: {taken}");
     sink.deliver(&batch).await.unwrap();
@@ -89,7 +89,7 @@ async fn a_new_token_refused_stops_the_sink_naming_what_to_check() {
     let (receiver, running, dir) = stand_in(config).await;
     let mut sink = sink(&running, &dir, serde_json::json!({}));
     sink.open(None).await.unwrap();
-    let Err(SinkError::Fatal(m)) = sink.deliver(&events(3)).await else { panic!("fatal") };
+    let m = crate::error::fatal_report(&sink.deliver(&events(3)).await.unwrap_err());
     assert!(m.contains("HTTP 401 Unauthorized: InvalidToken") && m.contains("check tenant_id"), "{m}");
     assert_eq!(receiver.row_count(), 0);
 }
@@ -98,10 +98,10 @@ async fn a_new_token_refused_stops_the_sink_naming_what_to_check() {
 async fn a_wrong_dcr_or_stream_stops_the_sink() {
     let (_receiver, running, dir) = stand_in(ReceiverConfig::new("t", "c", "s", DCR)).await;
     let mut wrong_dcr = sink(&running, &dir, serde_json::json!({ "dcr_immutable_id": "dcr-2" }));
-    let Err(SinkError::Fatal(m)) = wrong_dcr.deliver(&events(1)).await else { panic!("fatal") };
+    let m = crate::error::fatal_report(&wrong_dcr.deliver(&events(1)).await.unwrap_err());
     assert!(m.contains("HTTP 404 Not Found") && m.contains("check endpoint, dcr_immutable_id and stream"), "{m}");
     let mut wrong_stream = sink(&running, &dir, serde_json::json!({ "stream": "Custom-Other_CL" }));
-    let Err(SinkError::Fatal(m)) = wrong_stream.deliver(&events(1)).await else { panic!("fatal") };
+    let m = crate::error::fatal_report(&wrong_stream.deliver(&events(1)).await.unwrap_err());
     assert!(m.contains("HTTP 400 Bad Request: InvalidStream"), "{m}");
 }
 
@@ -150,6 +150,6 @@ async fn a_certificate_signs_the_token_request_instead_of_a_secret() {
     let (other_pem, _) = super::cert::tests::rsa_pem(other.path(), true);
     let mut stranger =
         sink(&running, &dir, serde_json::json!({ "client_secret": null, "client_certificate": other_pem }));
-    let Err(SinkError::Fatal(m)) = stranger.open(None).await else { panic!("fatal") };
+    let m = crate::error::fatal_report(&stranger.open(None).await.unwrap_err());
     assert!(m.contains("AADSTS700027") && m.contains("check client_certificate"), "{m}");
 }

@@ -140,6 +140,16 @@ impl SyslogConfig {
     }
 }
 
+impl crate::SinkType for SyslogConfig {
+    fn build(&self, _: crate::SinkContext<'_>) -> Box<dyn crate::Sink> {
+        Box::new(super::SyslogSink::from_config(self))
+    }
+
+    fn describe(&self) -> String {
+        format!(" -> {} over {} ({}, {:?} header)", self.address, self.protocol, self.format.name(), self.header)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,40 +25,42 @@ impl Conn {
     /// Resolves the address and connects; on TLS, completes the handshake.
     pub(crate) async fn connect(target: &Target, tls: Option<Arc<rustls::ClientConfig>>) -> Result<Conn, SinkError> {
         let address = &target.address;
-        let fail = |doing: &str, e: &dyn std::fmt::Display| {
-            SinkError::Transient(format!("syslog to {address} ({}): {doing}: {e}", target.protocol))
+        let fail = |doing: &str, e: io::Error| {
+            SinkError::transient(format!("syslog to {address} ({}): {doing}", target.protocol)).caused_by(e)
         };
-        let addr = resolve(target).await.map_err(|e| fail("resolving the address", &e))?;
+        let addr = resolve(target).await.map_err(|e| fail("resolving the address", e))?;
         match target.protocol {
             Protocol::Udp => {
                 let local: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-                let socket = UdpSocket::bind(local).await.map_err(|e| fail("opening a UDP socket", &e))?;
-                socket.connect(addr).await.map_err(|e| fail("connecting", &e))?;
+                let socket = UdpSocket::bind(local).await.map_err(|e| fail("opening a UDP socket", e))?;
+                socket.connect(addr).await.map_err(|e| fail("connecting", e))?;
                 Ok(Conn::Udp(socket))
             }
             Protocol::Tcp | Protocol::Tls => {
                 let tcp = within(target.connect_timeout, TcpStream::connect(addr))
                     .await
-                    .map_err(|e| fail("connecting", &e))?;
+                    .map_err(|e| fail("connecting", e))?;
                 // Batches are written whole and flushed; nothing is gained by delaying the tail.
                 let _ = tcp.set_nodelay(true);
                 let Some(config) = tls else { return Ok(Conn::Tcp(tcp)) };
                 let name =
                     target.tls.as_ref().and_then(|t| t.server_name.clone()).unwrap_or_else(|| address.host.clone());
-                let server_name = ServerName::try_from(name.clone())
-                    .map_err(|e| SinkError::Fatal(format!("syslog to {address}: TLS server name {name:?}: {e}")))?;
+                let server_name = ServerName::try_from(name.clone()).map_err(|e| {
+                    SinkError::fatal(format!("syslog to {address}: TLS server name {name:?}")).caused_by(e)
+                })?;
                 let stream = within(target.connect_timeout, TlsConnector::from(config).connect(server_name, tcp))
                     .await
                     .map_err(|e| {
-                        let text = format!("syslog to {address} (TLS): handshake: {e}");
+                        let text = format!("syslog to {address} (TLS): handshake");
                         // An untrusted or mismatched certificate waits for a person.
                         if e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()).is_some_and(|r| {
                             matches!(r, rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
                         }) {
-                            SinkError::Fatal(text)
+                            SinkError::fatal(text)
                         } else {
-                            SinkError::Transient(text)
+                            SinkError::transient(text)
                         }
+                        .caused_by(e)
                     })?;
                 Ok(Conn::Tls(Box::new(stream)))
             }

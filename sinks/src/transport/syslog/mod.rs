@@ -163,7 +163,8 @@ impl Transport {
         };
         result.map_err(|e| {
             self.conn = None;
-            SinkError::Transient(format!("syslog to {} ({}): sending: {e}", self.target.address, self.target.protocol))
+            SinkError::transient(format!("syslog to {} ({}): sending", self.target.address, self.target.protocol))
+                .caused_by(e)
         })
     }
 
@@ -195,7 +196,7 @@ impl Transport {
         }
         if self.tls.is_none() {
             let settings = self.target.tls.clone().unwrap_or_default();
-            self.tls = Some(Arc::new(tls::client_config(&settings).map_err(SinkError::Fatal)?));
+            self.tls = Some(Arc::new(tls::client_config(&settings).map_err(SinkError::fatal)?));
         }
         Ok(self.tls.clone())
     }
