@@ -134,7 +134,11 @@ pub fn init_logging(cli: &Cli) {
     };
     // Colours only for a person at a terminal: escape codes spoil journald and log files.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(ansi);
+    // The builder's own level would drop debug events before `filter` saw them.
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match cli.log_format {
         LogFormat::Text => builder.finish().with(filter).init(),
         LogFormat::Json => builder.json().finish().with(filter).init(),
