@@ -59,6 +59,77 @@ impl SinkError {
     }
 }
 
+/// A batch [submitted](Sink::submit) to a sink and not yet [settled](Sink::settle): which
+/// batch it is, and how much of it went to the peer.
+///
+/// The pipeline keeps the tickets of one sink in a queue, settles them in order and moves
+/// the cursor after each; a ticket that did not go whole stops it submitting more until
+/// it is settled.
+#[derive(Debug)]
+pub struct Ticket {
+    first_seq: u64,
+    last_seq: u64,
+    sent: Sent,
+}
+
+/// How much of a submitted batch went to the peer.
+#[derive(Debug)]
+enum Sent {
+    /// Nothing yet: `settle` sends it all (a sink that is not pipelined).
+    Deferred,
+    /// All of it; `settle` waits for the acknowledgement.
+    Whole,
+    /// Part of it, or none, before this error; `settle` sends the rest.
+    Partly(SinkError),
+}
+
+impl Ticket {
+    /// `batch` was not sent; `settle` sends it.
+    pub fn deferred(batch: &[Event]) -> Ticket {
+        Ticket::new(batch, Sent::Deferred)
+    }
+
+    /// All of `batch` is with the peer.
+    pub fn whole(batch: &[Event]) -> Ticket {
+        Ticket::new(batch, Sent::Whole)
+    }
+
+    /// `error` stopped `batch` part-way; `settle` sends the rest.
+    pub fn partly(batch: &[Event], error: SinkError) -> Ticket {
+        Ticket::new(batch, Sent::Partly(error))
+    }
+
+    /// `Ok(())` becomes [`whole`](Ticket::whole), an error [`partly`](Ticket::partly).
+    pub fn of(batch: &[Event], sent: Result<(), SinkError>) -> Ticket {
+        match sent {
+            Ok(()) => Ticket::whole(batch),
+            Err(error) => Ticket::partly(batch, error),
+        }
+    }
+
+    fn new(batch: &[Event], sent: Sent) -> Ticket {
+        Ticket { first_seq: batch.first().map_or(0, |e| e.seq), last_seq: batch.last().map_or(0, |e| e.seq), sent }
+    }
+
+    /// Whether the whole batch is with the peer, so the next may be submitted after it.
+    pub fn went_whole(&self) -> bool {
+        matches!(self.sent, Sent::Whole)
+    }
+
+    /// What stopped the batch part-way at `submit`, if anything did.
+    pub fn error(&self) -> Option<&SinkError> {
+        match &self.sent {
+            Sent::Partly(error) => Some(error),
+            Sent::Deferred | Sent::Whole => None,
+        }
+    }
+
+    /// The seqs of the batch's first and last events.
+    pub fn seqs(&self) -> std::ops::RangeInclusive<u64> {
+        self.first_seq..=self.last_seq
+    }
+}
+
 /// A destination for records.
 #[async_trait]
 pub trait Sink: Send {
@@ -72,26 +143,36 @@ pub trait Sink: Send {
     async fn open(&mut self, committed: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError>;
 
     /// Delivers `batch` (never empty, in spool order) and returns once the peer has
-    /// acknowledged all of it, with the value to store beside the cursor.
+    /// acknowledged all of it, with the value to store beside the cursor. The pipeline
+    /// calls it through [`settle`](Sink::settle)'s default.
     async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError>;
 
-    /// Whether the delivery loop may hand this sink the next batch (with [`send`](Sink::send))
-    /// before it waits, in [`deliver`](Sink::deliver), for the previous batch's
-    /// acknowledgement. A sink whose peer acknowledges late (Kafka's delivery reports) hides
-    /// that wait behind reading and sending the next batch. Default: one batch at a time.
+    /// Whether the pipeline may [submit](Sink::submit) the next batch before the previous
+    /// one is [settled](Sink::settle). A sink whose peer acknowledges late (Kafka's
+    /// delivery reports, HEC's indexer acks) hides that wait behind reading and sending
+    /// the next batch. Default: one batch at a time.
     fn pipelined(&self) -> bool {
         false
     }
 
-    /// Hands `batch` to the peer without waiting for its acknowledgement; called only when
-    /// [`pipelined`](Sink::pipelined), on the batch after the one whose `deliver` comes next.
-    /// `deliver` is later called with this same batch and must not send again what got
-    /// through here, only what did not. So an error here fails nothing: it is logged, and
-    /// `deliver` retries and reports; nothing after this batch is sent before that
-    /// `deliver`, so what a sink sends goes out in spool order.
-    async fn send(&mut self, batch: &[Event]) -> Result<(), SinkError> {
-        let _ = batch;
-        Ok(())
+    /// Hands `batch` (never empty, in spool order) to the peer without waiting for its
+    /// acknowledgement. Called in spool order, and on a batch after another only when that
+    /// one's [`Ticket`] says it [went whole](Ticket::went_whole), so what a sink sends goes
+    /// out in spool order. Never fails: what did not go is in the ticket, and
+    /// [`settle`](Sink::settle) sends it. Default: nothing is sent now
+    /// ([`Ticket::deferred`]), `settle` delivers the batch.
+    async fn submit(&mut self, batch: &[Event]) -> Ticket {
+        Ticket::deferred(batch)
+    }
+
+    /// Returns once the peer acknowledged every event of the submitted `batch`, sending
+    /// first whatever of it did not go at [`submit`](Sink::submit), with the value to store
+    /// beside the cursor. Called on tickets in the order they were submitted, and again
+    /// with the same ticket and batch after a transient error: a sink must not send again
+    /// what the peer already took. Default: [`deliver`](Sink::deliver).
+    async fn settle(&mut self, ticket: &Ticket, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
+        let _ = ticket;
+        self.deliver(batch).await
     }
 
     /// Checks that the peer is reachable and accepts us, without delivering anything

@@ -2,23 +2,26 @@
 //! and moves that cursor only after the sink reports that its peer acknowledged the
 //! batch. A sink that is down only delays itself; the spool keeps its records.
 //!
-//! The cursor's commit for one batch runs while the next batch is read and delivered
-//! (it waits behind page commits on the one writing connection); it is settled before
-//! the next one starts. So after a crash at most two batches are in doubt (delivered,
-//! their cursor not yet committed) and are delivered again, with the same record ids.
+//! Every sink goes through the same two steps: a batch is [submitted](Sink::submit),
+//! which gives a [`Ticket`], and later [settled](Sink::settle), which returns once the
+//! peer acknowledged it. [`InFlight`] holds the tickets and decides when the next batch
+//! may go out: at once for a [pipelined](Sink::pipelined) sink (Kafka; HEC with `ack`),
+//! whose peer acknowledges late, else only after the previous one is settled. Batches
+//! are settled, and the cursor moved, strictly in the order they were read.
 //!
-//! A [pipelined](Sink::pipelined) sink (Kafka; HEC with `ack`) is handed the next batch before it waits for
-//! the previous one's acknowledgement, so one more batch can be in doubt: sent, not
-//! acknowledged. The cursor still moves one acknowledged batch at a time, in order. A
-//! batch is sent ahead only when the one before it went out whole: after a failed
-//! [`send`](Sink::send), that batch is delivered before anything after it is sent, so the
-//! peer receives records in spool order.
+//! The cursor's commit for one batch runs while the next batch is read and settled
+//! (it waits behind page commits on the one writing connection); it is itself settled
+//! before the next one starts. So after a crash at most two batches are in doubt
+//! (delivered, their cursor not yet committed) and are delivered again, with the same
+//! record ids; a pipelined sink adds the one submitted ahead.
 
+use super::inflight::{InFlight, Submitted};
+use super::loader::Loader;
 use super::shared::{Shared, SinkCounters};
 use super::store::StoreHandle;
 use crate::backoff::Backoff;
 use crate::shutdown::Shutdown;
-use sinks::{Event, Sink, SinkError};
+use sinks::{Event, Sink, SinkError, Ticket};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -44,8 +47,18 @@ struct PendingAck {
 /// One call on the sink that may need retrying.
 #[derive(Clone, Copy)]
 enum Op<'a> {
+    /// [`Sink::open`] with the value stored beside the cursor.
     Open(Option<&'a [u8]>),
-    Deliver(&'a [Event]),
+    /// [`Sink::settle`] of a submitted batch.
+    Settle(&'a Ticket, &'a [Event]),
+}
+
+/// How a call retried through transient errors ended, when it did not fail for good.
+enum Retried<T> {
+    /// It succeeded with this.
+    Done(T),
+    /// The shutdown came while waiting to retry.
+    ShutDown,
 }
 
 /// The settings one delivery loop runs with.
@@ -98,9 +111,9 @@ impl Delivery {
         let mut after = self.start.seq;
         let mut value = self.start.value.take();
         match self.retry_transient(Op::Open(value.as_deref()), after).await? {
-            None => return Ok(()),
-            Some(None) => {}
-            Some(Some(initial)) => {
+            Retried::ShutDown => return Ok(()),
+            Retried::Done(None) => {}
+            Retried::Done(Some(initial)) => {
                 // Stored before the first batch, so a crash right after it can be undone.
                 let (name, v) = (self.name.clone(), initial.clone());
                 self.store.call(move |s| s.ack(&name, after, Some(&v), 0)).await.map_err(|e| self.state_err(e))?;
@@ -117,26 +130,37 @@ impl Delivery {
             limit: self.batch_records,
             bytes: self.batch_bytes,
         };
-        // The acknowledgement of the batch delivered last, committing while the next one
-        // is read and delivered; settled before the next is committed, before waiting
+        let mut in_flight = InFlight::new(self.sink.pipelined());
+        // The acknowledgement of the batch settled last, committing while the next one
+        // is read and settled; settled itself before the next is committed, before waiting
         // for new rows and before leaving, so acks commit in order.
         let mut pending: Option<PendingAck> = None;
-        // A pipelined sink's batch that was sent (whole or in part) and is delivered next.
-        let mut ahead: Option<Loaded> = None;
         let result = loop {
             if self.shutdown.is_triggered() {
                 break Ok(());
             }
-            // Marked before reading, so a page spooled after the read wakes the wait below.
-            spooled.mark_unchanged();
-            let loaded = match self.next_batch(&loader, &mut ahead, after).await {
-                Ok(Some(loaded)) => loaded,
-                Ok(None) => continue,
-                Err(e) => break Err(self.state_err(e)),
-            };
-            let Some(last) = loaded.last else {
+            // Submit while there is room: a pipelined sink's next batch goes out before
+            // the one before it is settled.
+            if in_flight.has_room() {
+                // Marked before reading, so a page spooled after the read wakes the wait below.
+                spooled.mark_unchanged();
+                let loaded = match loader.load(in_flight.read_after(after)).await {
+                    Ok(loaded) => loaded,
+                    Err(e) => break Err(self.state_err(e)),
+                };
+                if let Some(last) = loaded.last {
+                    let ticket = match loaded.events.is_empty() {
+                        true => None,
+                        false => Some(self.submit(&loaded.events).await),
+                    };
+                    in_flight.push(Submitted { last, events: loaded.events, ticket });
+                    continue;
+                }
+            }
+            let Some(oldest) = in_flight.oldest() else {
+                // Nothing in flight and nothing new: settle the last ack, then wait.
                 if let Some(ack) = pending.take() {
-                    if let Err(e) = self.settle(ack, &counters).await {
+                    if let Err(e) = self.settle_ack(ack, &counters).await {
                         break Err(e);
                     }
                 }
@@ -151,19 +175,20 @@ impl Delivery {
                 }
                 continue;
             };
-            let delivered = loaded.events.len() as u64;
-            if !loaded.events.is_empty() {
-                match self.retry_transient(Op::Deliver(&loaded.events), after).await {
-                    Ok(Some(v)) => value = v,
-                    Ok(None) => break Ok(()),
+            if let Some(ticket) = &oldest.ticket {
+                match self.retry_transient(Op::Settle(ticket, &oldest.events), after).await {
+                    Ok(Retried::Done(v)) => value = v,
+                    Ok(Retried::ShutDown) => break Ok(()),
                     Err(e) => break Err(e),
                 }
             }
+            let Some(done) = in_flight.settled() else { continue };
             if let Some(ack) = pending.take() {
-                if let Err(e) = self.settle(ack, &counters).await {
+                if let Err(e) = self.settle_ack(ack, &counters).await {
                     break Err(e);
                 }
             }
+            let (last, delivered) = (done.last, done.events.len() as u64);
             let (store, name, v) = (self.store.clone(), self.name.clone(), value.clone());
             let commit =
                 tokio::spawn(async move { store.call(move |s| s.ack(&name, last, v.as_deref(), delivered)).await });
@@ -172,7 +197,7 @@ impl Delivery {
         };
         // Whatever happened, the ack already under way is committed and counted.
         if let Some(ack) = pending.take() {
-            let settled = self.settle(ack, &counters).await;
+            let settled = self.settle_ack(ack, &counters).await;
             if result.is_ok() {
                 settled?;
             }
@@ -180,40 +205,17 @@ impl Delivery {
         result
     }
 
-    /// The batch to deliver next, after seq `after`; `None` when the one just read was only
-    /// handed ahead (a pipelined sink's first). A batch sent ahead only in part comes first,
-    /// without reading on: `deliver` sends its rest before anything after it is sent, so
-    /// the peer gets records in spool order (the Kafka sink's read-back after a restart
-    /// relies on that). Otherwise the next batch is read; a pipelined sink is handed it
-    /// ahead and gets the one handed before delivered, or, with nothing new, that one.
-    async fn next_batch(
-        &mut self,
-        loader: &Loader,
-        ahead: &mut Option<Loaded>,
-        after: u64,
-    ) -> Result<Option<Loaded>, state::StateError> {
-        if let Some(partial) = ahead.take_if(|a| !a.sent) {
-            return Ok(Some(partial));
+    /// Submits `batch`; what did not go out is sent when it is settled.
+    async fn submit(&mut self, batch: &[Event]) -> Ticket {
+        let ticket = self.sink.submit(batch).await;
+        if let Some(e) = ticket.error() {
+            tracing::info!(sink = %self.name, "submitting ahead failed, the batch goes when it is settled: {e}");
         }
-        let from = ahead.as_ref().and_then(|a| a.last).unwrap_or(after);
-        let mut loaded = loader.load(from).await?;
-        if !self.sink.pipelined() || loaded.last.is_none() {
-            return Ok(Some(ahead.take().unwrap_or(loaded)));
-        }
-        loaded.sent = loaded.events.is_empty()
-            || match self.sink.send(&loaded.events).await {
-                Ok(()) => true,
-                // `deliver` sends what did not go and reports.
-                Err(e) => {
-                    tracing::info!(sink = %self.name, "sending ahead failed, the batch goes when it is delivered: {e}");
-                    false
-                }
-            };
-        Ok(ahead.replace(loaded))
+        ticket
     }
 
     /// Waits for an acknowledgement's commit; then the cursor has moved and everyone is told.
-    async fn settle(&mut self, ack: PendingAck, counters: &SinkCounters) -> Result<(), SinkFailed> {
+    async fn settle_ack(&mut self, ack: PendingAck, counters: &SinkCounters) -> Result<(), SinkFailed> {
         let committed = ack.commit.await.unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
         committed.map_err(|e| self.state_err(e))?;
         counters.delivered.fetch_add(ack.delivered, Relaxed);
@@ -222,14 +224,13 @@ impl Delivery {
     }
 
     /// Runs `op` until it succeeds, retrying transient errors with backoff.
-    /// `Ok(None)` means the shutdown came while waiting to retry.
-    async fn retry_transient(&mut self, op: Op<'_>, cursor: u64) -> Result<Option<Option<Vec<u8>>>, SinkFailed> {
+    async fn retry_transient(&mut self, op: Op<'_>, cursor: u64) -> Result<Retried<Option<Vec<u8>>>, SinkFailed> {
         self.backoff.reset();
         let started = std::time::Instant::now();
         loop {
             let result = match op {
                 Op::Open(value) => self.sink.open(value).await,
-                Op::Deliver(batch) => self.sink.deliver(batch).await,
+                Op::Settle(ticket, batch) => self.sink.settle(ticket, batch).await,
             };
             match result {
                 Ok(v) => {
@@ -238,7 +239,7 @@ impl Delivery {
                         let _ = self.store.call(move |s| s.record_sink_error(&name, None)).await;
                         tracing::info!(sink = %self.name, "sink {:?} is delivering again", self.name);
                     }
-                    return Ok(Some(v));
+                    return Ok(Retried::Done(v));
                 }
                 Err(error) if error.is_transient() => {
                     if let Some(c) = self.shared.sinks.get(&self.name) {
@@ -259,7 +260,7 @@ impl Delivery {
                     let name = self.name.clone();
                     let _ = self.store.call(move |s| s.record_sink_error(&name, Some(&message))).await;
                     if self.shutdown.sleep(delay).await {
-                        return Ok(None);
+                        return Ok(Retried::ShutDown);
                     }
                 }
                 Err(error) => {
@@ -277,66 +278,13 @@ impl Delivery {
     }
 }
 
-/// A batch read from the spool: the last seq it covers (`None`: nothing after the
-/// cursor yet) and the events among its rows that this sink takes.
-struct Loaded {
-    last: Option<u64>,
-    events: Vec<Event>,
-    /// A pipelined sink took all of it ahead ([`Sink::send`] succeeded).
-    sent: bool,
-}
-
-/// Reads a sink's batches from the spool and turns the rows it takes into events.
-/// Apart from [`Delivery`] because that holds the sink, which is `Send` but not `Sync`:
-/// a `&Delivery` held across the read's await would make the delivery task not `Send`.
-struct Loader {
-    store: StoreHandle,
-    name: String,
-    jobs: Option<Vec<String>>,
-    filter: Option<crate::config::RouteFilter>,
-    limit: usize,
-    bytes: usize,
-}
-
-impl Loader {
-    /// The rows after seq `after`, as events for this sink.
-    async fn load(&self, after: u64) -> Result<Loaded, state::StateError> {
-        let (limit, bytes) = (self.limit, self.bytes);
-        let rows = self.store.read(move |s| s.read_batch(after, limit, bytes)).await?;
-        let last = rows.last().map(|r| r.seq);
-        let mut events = Vec::with_capacity(rows.len());
-        for row in rows {
-            let route = crate::backfill::route(&row.job);
-            if !self.jobs.as_ref().is_none_or(|jobs| jobs.iter().any(|j| j == route.job))
-                || route.only_sink.is_some_and(|only| only != self.name)
-            {
-                continue;
-            }
-            match netwrix::compact::decode_shared(netwrix::TextBuf::new(row.payload)) {
-                Ok(record) if self.filter.as_ref().is_some_and(|f| !f.matches(&record)) => {}
-                Ok(record) => events.push(Event {
-                    seq: row.seq,
-                    id: netwrix::RecordId(row.id),
-                    job: route.job.to_owned(),
-                    replay: route.replay,
-                    record,
-                }),
-                Err(e) => {
-                    tracing::error!(sink = %self.name, seq = row.seq, "spool row cannot be read and is skipped: {e}")
-                }
-            }
-        }
-        Ok(Loaded { last, events, sent: false })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use async_trait::async_trait;
     use std::sync::Mutex;
 
-    /// A pipelined sink that writes seqs to a wire; its first `send` puts half the batch
+    /// A pipelined sink that writes seqs to a wire; its second `submit` puts half the batch
     /// on the wire and fails.
     struct Wire {
         wire: Arc<Mutex<Vec<u64>>>,
@@ -362,14 +310,14 @@ mod tests {
         fn pipelined(&self) -> bool {
             true
         }
-        async fn send(&mut self, batch: &[Event]) -> Result<(), SinkError> {
+        async fn submit(&mut self, batch: &[Event]) -> Ticket {
             self.sends += 1;
             if self.sends == 2 {
                 self.put(&batch[..batch.len() / 2]);
-                return Err(SinkError::Transient("the peer went away mid-batch".into()));
+                return Ticket::partly(batch, SinkError::Transient("the peer went away mid-batch".into()));
             }
             self.put(batch);
-            Ok(())
+            Ticket::whole(batch)
         }
         async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
             self.put(batch);

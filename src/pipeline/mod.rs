@@ -10,6 +10,8 @@
 pub mod delivery;
 pub mod fetcher;
 mod health;
+mod inflight;
+mod loader;
 mod lock;
 mod observe;
 mod pruner;
@@ -229,6 +231,7 @@ pub async fn backfill(
         }
     };
     let options = RunOptions { once: true };
-    let pipeline = Pipeline::open(config, options, shutdown, store, role, std::slice::from_ref(&plan.name), None).await?;
+    let pipeline =
+        Pipeline::open(config, options, shutdown, store, role, std::slice::from_ref(&plan.name), None).await?;
     pipeline.run(vec![plan], None).await
 }
