@@ -325,8 +325,9 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn after_a_failed_send_ahead_the_peer_still_gets_records_in_spool_order() {
+    /// A delivery loop of 10-record batches to `sink` over a spool holding seqs 1..=50, its
+    /// store, and the trigger of its shutdown (the loop ends by itself: `once`).
+    fn fifty_rows_to(sink: Box<dyn Sink>) -> (Delivery, StoreHandle, crate::shutdown::ShutdownTrigger) {
         let mut store = state::Store::open_in_memory().unwrap();
         let payloads: Vec<Vec<u8>> = netwrix::generate::generate(50, 7).iter().map(netwrix::compact::to_vec).collect();
         let rows: Vec<state::NewRecord<'_>> = payloads
@@ -336,15 +337,15 @@ mod tests {
         let last = store.commit_page("corp", &rows, None, 0).unwrap().last_seq;
         assert_eq!(last, 50);
         let start = store.register_sink("wire", state::Start::Oldest).unwrap();
-        let wire = Arc::new(Mutex::new(Vec::new()));
-        let (_trigger, shutdown) = crate::shutdown::channel();
+        let (trigger, shutdown) = crate::shutdown::channel();
+        let store = StoreHandle::new(store);
         let delivery = Delivery {
             name: "wire".into(),
-            sink: Box::new(Wire { wire: wire.clone(), sends: 0 }),
+            sink,
             start,
             jobs: None,
             filter: None,
-            store: StoreHandle::new(store),
+            store: store.clone(),
             shared: Shared::new(&[], &[("wire".into(), 0)], last),
             batch_records: 10,
             batch_bytes: 1 << 20,
@@ -353,8 +354,73 @@ mod tests {
             give_up_after: None,
             shutdown,
         };
+        (delivery, store, trigger)
+    }
+
+    #[tokio::test]
+    async fn after_a_failed_send_ahead_the_peer_still_gets_records_in_spool_order() {
+        let wire = Arc::new(Mutex::new(Vec::new()));
+        let (delivery, _store, _trigger) = fifty_rows_to(Box::new(Wire { wire: wire.clone(), sends: 0 }));
         delivery.run().await.unwrap();
         let wire = wire.lock().unwrap().clone();
         assert_eq!(wire, (1..=50).collect::<Vec<u64>>(), "every record once, in spool order");
+    }
+
+    /// One call on a [`Ledger`]: which, the last seq of its batch, and how many batches
+    /// were submitted and not yet settled after it.
+    type Call = (&'static str, u64, usize);
+
+    /// A pipelined sink that notes its calls.
+    struct Ledger {
+        calls: Arc<Mutex<Vec<Call>>>,
+        open: usize,
+    }
+
+    #[async_trait]
+    impl Sink for Ledger {
+        async fn open(&mut self, _: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError> {
+            Ok(None)
+        }
+        fn pipelined(&self) -> bool {
+            true
+        }
+        async fn submit(&mut self, batch: &[Event]) -> Ticket {
+            self.open += 1;
+            self.calls.lock().unwrap().push(("submit", batch[batch.len() - 1].seq, self.open));
+            Ticket::whole(batch)
+        }
+        async fn settle(&mut self, ticket: &Ticket, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
+            assert_eq!(ticket.seqs(), batch[0].seq..=batch[batch.len() - 1].seq, "the ticket names its batch");
+            self.open -= 1;
+            self.calls.lock().unwrap().push(("settle", *ticket.seqs().end(), self.open));
+            Ok(Some(ticket.seqs().end().to_string().into_bytes()))
+        }
+        async fn deliver(&mut self, _: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
+            unreachable!("the pipeline settles what it submitted")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pipelined_sink_has_two_batches_out_at_most_and_they_settle_in_order() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let (delivery, store, _trigger) = fifty_rows_to(Box::new(Ledger { calls: calls.clone(), open: 0 }));
+        delivery.run().await.unwrap();
+        let calls = calls.lock().unwrap().clone();
+        let expected = vec![
+            ("submit", 10, 1),
+            ("submit", 20, 2),
+            ("settle", 10, 1),
+            ("submit", 30, 2),
+            ("settle", 20, 1),
+            ("submit", 40, 2),
+            ("settle", 30, 1),
+            ("submit", 50, 2),
+            ("settle", 40, 1),
+            ("settle", 50, 0),
+        ];
+        assert_eq!(calls, expected);
+        let cursor = store.call(|s| s.cursor("wire")).await.unwrap().unwrap();
+        assert_eq!(cursor.seq, 50, "the cursor reached the last batch settled");
+        assert_eq!(cursor.value.as_deref(), Some(&b"50"[..]), "with the value its settle returned");
     }
 }
