@@ -21,12 +21,14 @@ pub mod arcsight;
 pub mod qradar;
 mod registry;
 pub mod syslog;
+mod ticket;
 pub mod transport;
 
 pub use duration::Duration;
 pub use error::{Report, SinkError, SinkErrorKind};
 pub use registry::{SinkContext, SinkKind, SinkType};
 pub use secret::{deferring, Secret, Unresolved};
+pub use ticket::Ticket;
 
 use async_trait::async_trait;
 use netwrix::{ActivityRecord, RecordId};
@@ -59,26 +61,36 @@ pub trait Sink: Send {
     async fn open(&mut self, committed: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError>;
 
     /// Delivers `batch` (never empty, in spool order) and returns once the peer has
-    /// acknowledged all of it, with the value to store beside the cursor.
+    /// acknowledged all of it, with the value to store beside the cursor. The pipeline
+    /// calls it through [`settle`](Sink::settle)'s default.
     async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError>;
 
-    /// Whether the delivery loop may hand this sink the next batch (with [`send`](Sink::send))
-    /// before it waits, in [`deliver`](Sink::deliver), for the previous batch's
-    /// acknowledgement. A sink whose peer acknowledges late (Kafka's delivery reports) hides
-    /// that wait behind reading and sending the next batch. Default: one batch at a time.
+    /// Whether the pipeline may [submit](Sink::submit) the next batch before the previous
+    /// one is [settled](Sink::settle). A sink whose peer acknowledges late (Kafka's
+    /// delivery reports, HEC's indexer acks) hides that wait behind reading and sending
+    /// the next batch. Default: one batch at a time.
     fn pipelined(&self) -> bool {
         false
     }
 
-    /// Hands `batch` to the peer without waiting for its acknowledgement; called only when
-    /// [`pipelined`](Sink::pipelined), on the batch after the one whose `deliver` comes next.
-    /// `deliver` is later called with this same batch and must not send again what got
-    /// through here, only what did not. So an error here fails nothing: it is logged, and
-    /// `deliver` retries and reports; nothing after this batch is sent before that
-    /// `deliver`, so what a sink sends goes out in spool order.
-    async fn send(&mut self, batch: &[Event]) -> Result<(), SinkError> {
-        let _ = batch;
-        Ok(())
+    /// Hands `batch` (never empty, in spool order) to the peer without waiting for its
+    /// acknowledgement. Called in spool order, and on a batch after another only when that
+    /// one's [`Ticket`] says it [went whole](Ticket::went_whole), so what a sink sends goes
+    /// out in spool order. Never fails: what did not go is in the ticket, and
+    /// [`settle`](Sink::settle) sends it. Default: nothing is sent now
+    /// ([`Ticket::deferred`]), `settle` delivers the batch.
+    async fn submit(&mut self, batch: &[Event]) -> Ticket {
+        Ticket::deferred(batch)
+    }
+
+    /// Returns once the peer acknowledged every event of the submitted `batch`, sending
+    /// first whatever of it did not go at [`submit`](Sink::submit), with the value to store
+    /// beside the cursor. Called on tickets in the order they were submitted, and again
+    /// with the same ticket and batch after a transient error: a sink must not send again
+    /// what the peer already took. Default: [`deliver`](Sink::deliver).
+    async fn settle(&mut self, ticket: &Ticket, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
+        let _ = ticket;
+        self.deliver(batch).await
     }
 
     /// Checks that the peer is reachable and accepts us, without delivering anything

@@ -2,23 +2,26 @@
 //! and moves that cursor only after the sink reports that its peer acknowledged the
 //! batch. A sink that is down only delays itself; the spool keeps its records.
 //!
-//! The cursor's commit for one batch runs while the next batch is read and delivered
-//! (it waits behind page commits on the one writing connection); it is settled before
-//! the next one starts. So after a crash at most two batches are in doubt (delivered,
-//! their cursor not yet committed) and are delivered again, with the same record ids.
+//! Every sink goes through the same two steps: a batch is [submitted](Sink::submit),
+//! which gives a [`Ticket`], and later [settled](Sink::settle), which returns once the
+//! peer acknowledged it. [`InFlight`] holds the tickets and decides when the next batch
+//! may go out: at once for a [pipelined](Sink::pipelined) sink (Kafka; HEC with `ack`),
+//! whose peer acknowledges late, else only after the previous one is settled. Batches
+//! are settled, and the cursor moved, strictly in the order they were read.
 //!
-//! A [pipelined](Sink::pipelined) sink (Kafka; HEC with `ack`) is handed the next batch before it waits for
-//! the previous one's acknowledgement, so one more batch can be in doubt: sent, not
-//! acknowledged. The cursor still moves one acknowledged batch at a time, in order. A
-//! batch is sent ahead only when the one before it went out whole: after a failed
-//! [`send`](Sink::send), that batch is delivered before anything after it is sent, so the
-//! peer receives records in spool order.
+//! The cursor's commit for one batch runs while the next batch is read and settled
+//! (it waits behind page commits on the one writing connection); it is itself settled
+//! before the next one starts. So after a crash at most two batches are in doubt
+//! (delivered, their cursor not yet committed) and are delivered again, with the same
+//! record ids; a pipelined sink adds the one submitted ahead.
 
+use super::inflight::{InFlight, Submitted};
+use super::loader::Loader;
 use super::shared::{Shared, SinkCounters};
 use super::store::StoreHandle;
 use crate::backoff::Backoff;
 use crate::shutdown::Shutdown;
-use sinks::{Event, Sink, SinkError};
+use sinks::{Event, Sink, SinkError, Ticket};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -49,8 +52,18 @@ struct PendingAck {
 /// One call on the sink that may need retrying.
 #[derive(Clone, Copy)]
 enum Op<'a> {
+    /// [`Sink::open`] with the value stored beside the cursor.
     Open(Option<&'a [u8]>),
-    Deliver(&'a [Event]),
+    /// [`Sink::settle`] of a submitted batch.
+    Settle(&'a Ticket, &'a [Event]),
+}
+
+/// How a call retried through transient errors ended, when it did not fail for good.
+enum Retried<T> {
+    /// It succeeded with this.
+    Done(T),
+    /// The shutdown came while waiting to retry.
+    ShutDown,
 }
 
 /// The settings one delivery loop runs with.
@@ -103,9 +116,9 @@ impl Delivery {
         let mut after = self.start.seq;
         let mut value = self.start.value.take();
         match self.retry_transient(Op::Open(value.as_deref()), after).await? {
-            None => return Ok(()),
-            Some(None) => {}
-            Some(Some(initial)) => {
+            Retried::ShutDown => return Ok(()),
+            Retried::Done(None) => {}
+            Retried::Done(Some(initial)) => {
                 // Stored before the first batch, so a crash right after it can be undone.
                 let (name, v) = (self.name.clone(), initial.clone());
                 self.store.call(move |s| s.ack(&name, after, Some(&v), 0)).await.map_err(|e| self.state_err(e))?;
@@ -123,26 +136,37 @@ impl Delivery {
             bytes: self.batch_bytes,
             routes: Default::default(),
         };
-        // The acknowledgement of the batch delivered last, committing while the next one
-        // is read and delivered; settled before the next is committed, before waiting
+        let mut in_flight = InFlight::new(self.sink.pipelined());
+        // The acknowledgement of the batch settled last, committing while the next one
+        // is read and settled; settled itself before the next is committed, before waiting
         // for new rows and before leaving, so acks commit in order.
         let mut pending: Option<PendingAck> = None;
-        // A pipelined sink's batch that was sent (whole or in part) and is delivered next.
-        let mut ahead: Option<Loaded> = None;
         let result = loop {
             if self.shutdown.is_triggered() {
                 break Ok(());
             }
-            // Marked before reading, so a page spooled after the read wakes the wait below.
-            spooled.mark_unchanged();
-            let loaded = match self.next_batch(&mut loader, &mut ahead, after).await {
-                Ok(Some(loaded)) => loaded,
-                Ok(None) => continue,
-                Err(e) => break Err(self.state_err(e)),
-            };
-            let Some(last) = loaded.last else {
+            // Submit while there is room: a pipelined sink's next batch goes out before
+            // the one before it is settled.
+            if in_flight.has_room() {
+                // Marked before reading, so a page spooled after the read wakes the wait below.
+                spooled.mark_unchanged();
+                let loaded = match loader.load(in_flight.read_after(after)).await {
+                    Ok(loaded) => loaded,
+                    Err(e) => break Err(self.state_err(e)),
+                };
+                if let Some(last) = loaded.last {
+                    let ticket = match loaded.events.is_empty() {
+                        true => None,
+                        false => Some(self.submit(&loaded.events).await),
+                    };
+                    in_flight.push(Submitted { last, events: loaded.events, ticket });
+                    continue;
+                }
+            }
+            let Some(oldest) = in_flight.oldest() else {
+                // Nothing in flight and nothing new: settle the last ack, then wait.
                 if let Some(ack) = pending.take() {
-                    if let Err(e) = self.settle(ack, &counters).await {
+                    if let Err(e) = self.settle_ack(ack, &counters).await {
                         break Err(e);
                     }
                 }
@@ -157,19 +181,20 @@ impl Delivery {
                 }
                 continue;
             };
-            let delivered = loaded.events.len() as u64;
-            if !loaded.events.is_empty() {
-                match self.retry_transient(Op::Deliver(&loaded.events), after).await {
-                    Ok(Some(v)) => value = v,
-                    Ok(None) => break Ok(()),
+            if let Some(ticket) = &oldest.ticket {
+                match self.retry_transient(Op::Settle(ticket, &oldest.events), after).await {
+                    Ok(Retried::Done(v)) => value = v,
+                    Ok(Retried::ShutDown) => break Ok(()),
                     Err(e) => break Err(e),
                 }
             }
+            let Some(done) = in_flight.settled() else { continue };
             if let Some(ack) = pending.take() {
-                if let Err(e) = self.settle(ack, &counters).await {
+                if let Err(e) = self.settle_ack(ack, &counters).await {
                     break Err(e);
                 }
             }
+            let (last, delivered) = (done.last, done.events.len() as u64);
             let (store, name, v) = (self.store.clone(), self.name.clone(), value.clone());
             let commit =
                 tokio::spawn(async move { store.call(move |s| s.ack(&name, last, v.as_deref(), delivered)).await });
@@ -178,7 +203,7 @@ impl Delivery {
         };
         // Whatever happened, the ack already under way is committed and counted.
         if let Some(ack) = pending.take() {
-            let settled = self.settle(ack, &counters).await;
+            let settled = self.settle_ack(ack, &counters).await;
             if result.is_ok() {
                 settled?;
             }
@@ -186,40 +211,17 @@ impl Delivery {
         result
     }
 
-    /// The batch to deliver next, after seq `after`; `None` when the one just read was only
-    /// handed ahead (a pipelined sink's first). A batch sent ahead only in part comes first,
-    /// without reading on: `deliver` sends its rest before anything after it is sent, so
-    /// the peer gets records in spool order (the Kafka sink's read-back after a restart
-    /// relies on that). Otherwise the next batch is read; a pipelined sink is handed it
-    /// ahead and gets the one handed before delivered, or, with nothing new, that one.
-    async fn next_batch(
-        &mut self,
-        loader: &mut Loader,
-        ahead: &mut Option<Loaded>,
-        after: u64,
-    ) -> Result<Option<Loaded>, state::StateError> {
-        if let Some(partial) = ahead.take_if(|a| !a.sent) {
-            return Ok(Some(partial));
+    /// Submits `batch`; what did not go out is sent when it is settled.
+    async fn submit(&mut self, batch: &[Event]) -> Ticket {
+        let ticket = self.sink.submit(batch).await;
+        if let Some(e) = ticket.error() {
+            tracing::info!(sink = %self.name, "submitting ahead failed, the batch goes when it is settled: {}", e.report());
         }
-        let from = ahead.as_ref().and_then(|a| a.last).unwrap_or(after);
-        let mut loaded = loader.load(from).await?;
-        if !self.sink.pipelined() || loaded.last.is_none() {
-            return Ok(Some(ahead.take().unwrap_or(loaded)));
-        }
-        loaded.sent = loaded.events.is_empty()
-            || match self.sink.send(&loaded.events).await {
-                Ok(()) => true,
-                // `deliver` sends what did not go and reports.
-                Err(e) => {
-                    tracing::info!(sink = %self.name, "sending ahead failed, the batch goes when it is delivered: {}", e.report());
-                    false
-                }
-            };
-        Ok(ahead.replace(loaded))
+        ticket
     }
 
     /// Waits for an acknowledgement's commit; then the cursor has moved and everyone is told.
-    async fn settle(&mut self, ack: PendingAck, counters: &SinkCounters) -> Result<(), SinkFailed> {
+    async fn settle_ack(&mut self, ack: PendingAck, counters: &SinkCounters) -> Result<(), SinkFailed> {
         let committed = ack.commit.await.unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
         committed.map_err(|e| self.state_err(e))?;
         counters.delivered.fetch_add(ack.delivered, Relaxed);
@@ -228,14 +230,13 @@ impl Delivery {
     }
 
     /// Runs `op` until it succeeds, retrying transient errors with backoff.
-    /// `Ok(None)` means the shutdown came while waiting to retry.
-    async fn retry_transient(&mut self, op: Op<'_>, cursor: u64) -> Result<Option<Option<Vec<u8>>>, SinkFailed> {
+    async fn retry_transient(&mut self, op: Op<'_>, cursor: u64) -> Result<Retried<Option<Vec<u8>>>, SinkFailed> {
         self.backoff.reset();
         let started = std::time::Instant::now();
         loop {
             let result = match op {
                 Op::Open(value) => self.sink.open(value).await,
-                Op::Deliver(batch) => self.sink.deliver(batch).await,
+                Op::Settle(ticket, batch) => self.sink.settle(ticket, batch).await,
             };
             match result {
                 Ok(v) => {
@@ -244,7 +245,7 @@ impl Delivery {
                         let _ = self.store.call(move |s| s.record_sink_error(&name, None)).await;
                         tracing::info!(sink = %self.name, "sink {:?} is delivering again", self.name);
                     }
-                    return Ok(Some(v));
+                    return Ok(Retried::Done(v));
                 }
                 Err(error) if error.is_transient() => {
                     if let Some(c) = self.shared.sinks.get(&self.name) {
@@ -270,7 +271,7 @@ impl Delivery {
                     let name = self.name.clone();
                     let _ = self.store.call(move |s| s.record_sink_error(&name, Some(&message))).await;
                     if self.shutdown.sleep(delay).await {
-                        return Ok(None);
+                        return Ok(Retried::ShutDown);
                     }
                 }
                 Err(error) => {
@@ -288,68 +289,13 @@ impl Delivery {
     }
 }
 
-/// A batch read from the spool: the last seq it covers (`None`: nothing after the
-/// cursor yet) and the events among its rows that this sink takes.
-struct Loaded {
-    last: Option<u64>,
-    events: Vec<Event>,
-    /// A pipelined sink took all of it ahead ([`Sink::send`] succeeded).
-    sent: bool,
-}
-
-/// Reads a sink's batches from the spool and turns the rows it takes into events.
-/// Apart from [`Delivery`] because that holds the sink, which is `Send` but not `Sync`:
-/// a `&Delivery` held across the read's await would make the delivery task not `Send`.
-struct Loader {
-    store: StoreHandle,
-    name: String,
-    jobs: Option<Vec<String>>,
-    filter: Option<crate::config::RouteFilter>,
-    limit: usize,
-    bytes: usize,
-    routes: crate::backfill::Routes,
-}
-
-impl Loader {
-    /// The rows after seq `after`, as events for this sink.
-    async fn load(&mut self, after: u64) -> Result<Loaded, state::StateError> {
-        let (limit, bytes) = (self.limit, self.bytes);
-        let rows = self.store.read(move |s| s.read_batch(after, limit, bytes)).await?;
-        let last = rows.last().map(|r| r.seq);
-        self.routes.learn(&self.store, &rows).await?;
-        let mut events = Vec::with_capacity(rows.len());
-        for row in rows {
-            let route = self.routes.route(&row.job);
-            if !self.jobs.as_ref().is_none_or(|jobs| jobs.iter().any(|j| j == route.job))
-                || route.only_sink.is_some_and(|only| only != self.name)
-            {
-                continue;
-            }
-            match netwrix::compact::decode_shared(netwrix::TextBuf::new(row.payload)) {
-                Ok(record) if self.filter.as_ref().is_some_and(|f| !f.matches(&record)) => {}
-                Ok(record) => events.push(Event {
-                    seq: row.seq,
-                    id: netwrix::RecordId(row.id),
-                    job: route.job.to_owned(),
-                    replay: route.replay,
-                    record,
-                }),
-                Err(e) => {
-                    tracing::error!(sink = %self.name, seq = row.seq, "spool row cannot be read and is skipped: {e}")
-                }
-            }
-        }
-        Ok(Loaded { last, events, sent: false })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use async_trait::async_trait;
     use std::sync::Mutex;
 
-    /// A pipelined sink that writes seqs to a wire; its first `send` puts half the batch
+    /// A pipelined sink that writes seqs to a wire; its second `submit` puts half the batch
     /// on the wire and fails.
     struct Wire {
         wire: Arc<Mutex<Vec<u64>>>,
@@ -375,14 +321,14 @@ mod tests {
         fn pipelined(&self) -> bool {
             true
         }
-        async fn send(&mut self, batch: &[Event]) -> Result<(), SinkError> {
+        async fn submit(&mut self, batch: &[Event]) -> Ticket {
             self.sends += 1;
             if self.sends == 2 {
                 self.put(&batch[..batch.len() / 2]);
-                return Err(SinkError::transient("the peer went away mid-batch"));
+                return Ticket::partly(batch, SinkError::transient("the peer went away mid-batch"));
             }
             self.put(batch);
-            Ok(())
+            Ticket::whole(batch)
         }
         async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
             self.put(batch);
@@ -390,8 +336,9 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn after_a_failed_send_ahead_the_peer_still_gets_records_in_spool_order() {
+    /// A delivery loop of 10-record batches to `sink` over a spool holding seqs 1..=50, its
+    /// store, and the trigger of its shutdown (the loop ends by itself: `once`).
+    fn fifty_rows_to(sink: Box<dyn Sink>) -> (Delivery, StoreHandle, crate::shutdown::ShutdownTrigger) {
         let mut store = state::Store::open_in_memory().unwrap();
         let payloads: Vec<Vec<u8>> = netwrix::generate::generate(50, 7).iter().map(netwrix::compact::to_vec).collect();
         let rows: Vec<state::NewRecord<'_>> = payloads
@@ -401,15 +348,15 @@ mod tests {
         let last = store.commit_page("corp", &rows, None, 0).unwrap().last_seq;
         assert_eq!(last, 50);
         let start = store.register_sink("wire", state::Start::Oldest).unwrap();
-        let wire = Arc::new(Mutex::new(Vec::new()));
-        let (_trigger, shutdown) = crate::shutdown::channel();
+        let (trigger, shutdown) = crate::shutdown::channel();
+        let store = StoreHandle::new(store);
         let delivery = Delivery {
             name: "wire".into(),
-            sink: Box::new(Wire { wire: wire.clone(), sends: 0 }),
+            sink,
             start,
             jobs: None,
             filter: None,
-            store: StoreHandle::new(store),
+            store: store.clone(),
             shared: Shared::new(&[], &[("wire".into(), 0)], last),
             batch_records: 10,
             batch_bytes: 1 << 20,
@@ -418,8 +365,73 @@ mod tests {
             give_up_after: None,
             shutdown,
         };
+        (delivery, store, trigger)
+    }
+
+    #[tokio::test]
+    async fn after_a_failed_send_ahead_the_peer_still_gets_records_in_spool_order() {
+        let wire = Arc::new(Mutex::new(Vec::new()));
+        let (delivery, _store, _trigger) = fifty_rows_to(Box::new(Wire { wire: wire.clone(), sends: 0 }));
         delivery.run().await.unwrap();
         let wire = wire.lock().unwrap().clone();
         assert_eq!(wire, (1..=50).collect::<Vec<u64>>(), "every record once, in spool order");
+    }
+
+    /// One call on a [`Ledger`]: which, the last seq of its batch, and how many batches
+    /// were submitted and not yet settled after it.
+    type Call = (&'static str, u64, usize);
+
+    /// A pipelined sink that notes its calls.
+    struct Ledger {
+        calls: Arc<Mutex<Vec<Call>>>,
+        open: usize,
+    }
+
+    #[async_trait]
+    impl Sink for Ledger {
+        async fn open(&mut self, _: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError> {
+            Ok(None)
+        }
+        fn pipelined(&self) -> bool {
+            true
+        }
+        async fn submit(&mut self, batch: &[Event]) -> Ticket {
+            self.open += 1;
+            self.calls.lock().unwrap().push(("submit", batch[batch.len() - 1].seq, self.open));
+            Ticket::whole(batch)
+        }
+        async fn settle(&mut self, ticket: &Ticket, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
+            assert_eq!(ticket.seqs(), batch[0].seq..=batch[batch.len() - 1].seq, "the ticket names its batch");
+            self.open -= 1;
+            self.calls.lock().unwrap().push(("settle", *ticket.seqs().end(), self.open));
+            Ok(Some(ticket.seqs().end().to_string().into_bytes()))
+        }
+        async fn deliver(&mut self, _: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
+            unreachable!("the pipeline settles what it submitted")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pipelined_sink_has_two_batches_out_at_most_and_they_settle_in_order() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let (delivery, store, _trigger) = fifty_rows_to(Box::new(Ledger { calls: calls.clone(), open: 0 }));
+        delivery.run().await.unwrap();
+        let calls = calls.lock().unwrap().clone();
+        let expected = vec![
+            ("submit", 10, 1),
+            ("submit", 20, 2),
+            ("settle", 10, 1),
+            ("submit", 30, 2),
+            ("settle", 20, 1),
+            ("submit", 40, 2),
+            ("settle", 30, 1),
+            ("submit", 50, 2),
+            ("settle", 40, 1),
+            ("settle", 50, 0),
+        ];
+        assert_eq!(calls, expected);
+        let cursor = store.call(|s| s.cursor("wire")).await.unwrap().unwrap();
+        assert_eq!(cursor.seq, 50, "the cursor reached the last batch settled");
+        assert_eq!(cursor.value.as_deref(), Some(&b"50"[..]), "with the value its settle returned");
     }
 }

@@ -141,14 +141,16 @@ impl Fetcher {
                     // The next page is requested early only if the spool takes this
                     // page and that one too.
                     if at_end || !self.has_room(2 * page.records.len() as u64) {
-                        self.commit(page, &counters).await?;
+                        self.commit(page, mark.as_deref(), &counters).await?;
                         mark = next_mark;
                     } else {
                         // Page k commits while page k+1 is requested with the mark that
                         // follows page k. Commits stay in order: page k+1 is committed
                         // only after page k's transaction, by the next turn of this loop.
-                        let (committed, next) =
-                            tokio::join!(self.commit(page, &counters), self.request(next_mark.clone(), &counters));
+                        let (committed, next) = tokio::join!(
+                            self.commit(page, mark.as_deref(), &counters),
+                            self.request(next_mark.clone(), &counters)
+                        );
                         committed?;
                         mark = next_mark;
                         match next {
@@ -229,9 +231,12 @@ impl Fetcher {
         backlog.saturating_add(extra) <= self.max_backlog && !over_bytes
     }
 
-    /// Commits `page` and its mark in one transaction.
-    async fn commit(&self, page: Page, counters: &Arc<JobCounters>) -> Result<(), JobFailed> {
+    /// Commits `page` and its mark in one transaction. `before` is the job's committed
+    /// mark, which this fetcher holds in memory (it is the only writer of it), so the
+    /// transaction need not read it back to tell whether the mark moved.
+    async fn commit(&self, page: Page, before: Option<&str>, counters: &Arc<JobCounters>) -> Result<(), JobFailed> {
         let job = self.job.clone();
+        let moved = page.mark.is_some() && page.mark.as_deref() != before;
         let fetched = page.records.len() as u64;
         let now = chrono::Utc::now().timestamp_millis();
         // The compact forms and ids are computed before the store is locked, so the
@@ -256,14 +261,13 @@ impl Fetcher {
                 let (rows, mark, last_when) = prepared;
                 let rows: Vec<NewRecord<'_>> =
                     rows.iter().map(|(id, order, payload)| NewRecord { id: id.0, order: *order, payload }).collect();
-                let before = s.mark(&job)?;
                 let outcome = s.commit_page(&job, &rows, mark.as_deref(), now)?;
                 s.record_job_error(&job, None)?;
-                Ok((outcome, mark.is_some() && mark != before, last_when))
+                Ok((outcome, last_when))
             })
             .await
             .map_err(|e| self.state_err(e))?;
-        let (outcome, moved, last_when) = outcome;
+        let (outcome, last_when) = outcome;
         self.note_progress(counters, now, moved, outcome.inserted + outcome.duplicates > 0, last_when).await?;
         counters.pages.fetch_add(1, Relaxed);
         counters.last_success_ms.store(now, Relaxed);

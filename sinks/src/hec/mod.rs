@@ -12,8 +12,8 @@
 //! same channel (Splunk forgets acks of data it lost), so a lost ack repeats one request.
 //!
 //! **Two batches at once** (with `ack = true`): the sink is [pipelined](crate::Sink::pipelined),
-//! so the delivery loop hands it the next batch ([`send`](crate::Sink::send): encoded and
-//! posted) before `deliver` waits for the previous one's acks; one ack poll asks for both
+//! so the pipeline [submits](crate::Sink::submit) the next batch (encoded and posted) before
+//! it [settles](crate::Sink::settle) the previous one, waiting for its acks; one ack poll asks for both
 //! batches' ids. A busy indexer that takes a second to acknowledge then costs a second per
 //! two batches, not per batch. The cursor still moves one acknowledged batch at a time.
 //!
@@ -45,7 +45,7 @@ pub(crate) mod transport;
 pub use config::{HecConfig, HecTls};
 
 use crate::format::hec::Meta;
-use crate::{Event, Sink, SinkError};
+use crate::{Event, Sink, SinkError, Ticket};
 use async_trait::async_trait;
 use progress::{BatchKey, Progress};
 use request::Encoded;
@@ -73,7 +73,7 @@ pub struct HecSink {
     channel: String,
     transport: Option<Arc<Transport>>,
     /// The batches handed over and not yet delivered, in spool order: the one `deliver`
-    /// works on and, with `ack`, the one [sent ahead](Sink::send) after it.
+    /// works on and, with `ack`, the one [submitted](Sink::submit) after it.
     batches: VecDeque<InFlight>,
     /// An envelope buffer of a delivered batch, kept for the next one.
     spare: Option<Encoded>,
@@ -347,15 +347,19 @@ impl Sink for HecSink {
         self.config.ack
     }
 
-    async fn send(&mut self, batch: &[Event]) -> Result<(), SinkError> {
-        let t = self.transport()?;
+    async fn submit(&mut self, batch: &[Event]) -> Ticket {
+        let t = match self.transport() {
+            Ok(t) => t,
+            Err(e) => return Ticket::partly(batch, e),
+        };
         let mut flight = self.in_flight(batch);
         let sent = self.send_unsent(&t, &mut flight, batch).await;
-        // Kept whatever happened: `deliver` goes on from where this stopped.
+        // Kept whatever happened: `settle` goes on from where this stopped.
         self.batches.push_back(flight);
-        sent
+        Ticket::of(batch, sent)
     }
 
+    /// Settles a submitted batch too: its requests are found among those handed over.
     async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
         let t = self.transport()?;
         let mut flight = self.in_flight(batch);

@@ -373,16 +373,17 @@ async fn with_ack_the_next_batch_is_posted_while_the_previous_waits_for_its_acks
     assert!(sink.pipelined());
     let batch = events(1500);
     let (first, second, third) = (&batch[..500], &batch[500..1000], &batch[1000..]);
-    // The delivery loop's order: each batch is sent before the previous one's deliver.
-    sink.send(first).await.unwrap();
-    sink.send(second).await.unwrap();
+    // The pipeline's order: each batch is submitted before the previous one is settled.
+    let (one, two) = (sink.submit(first).await, sink.submit(second).await);
+    assert!(one.went_whole() && two.went_whole());
     // Both batches are posted before the first one's acks are reported.
     assert_eq!(receiver.stats().acks_reported, 0);
     assert_eq!(receiver.ids(), ids(&batch[..1000]));
-    sink.deliver(first).await.unwrap();
-    sink.send(third).await.unwrap();
-    sink.deliver(second).await.unwrap();
-    sink.deliver(third).await.unwrap();
+    sink.settle(&one, first).await.unwrap();
+    let three = sink.submit(third).await;
+    assert!(three.went_whole());
+    sink.settle(&two, second).await.unwrap();
+    sink.settle(&three, third).await.unwrap();
     // Everything once, in order, each request posted once and acknowledged.
     assert_eq!(receiver.ids(), ids(&batch));
     let stats = receiver.stats();
@@ -397,11 +398,13 @@ async fn a_batch_sent_ahead_that_failed_is_finished_by_its_deliver() {
     sink.open(None).await.unwrap();
     let batch = events(1000);
     let (first, second) = (&batch[..500], &batch[500..]);
-    sink.send(first).await.unwrap();
+    assert!(sink.submit(first).await.went_whole());
     // The second batch's second request is refused as the collector is busy.
     receiver.inject(Fault::Pass);
     receiver.inject(Fault::Status(503));
-    assert!(sink.send(second).await.is_err_and(|e| e.is_transient()));
+    let ticket = sink.submit(second).await;
+    assert!(!ticket.went_whole());
+    assert!(ticket.error().is_some_and(|e| e.is_transient()));
     deliver_retrying(&mut sink, first, 3).await;
     deliver_retrying(&mut sink, second, 3).await;
     // The refused request alone was posted again; nothing twice.

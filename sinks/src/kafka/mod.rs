@@ -7,11 +7,11 @@
 //! message time out; [`deliver`](Sink::deliver) hands the whole batch to it and returns
 //! once every message has its delivery report, so the cursor moves only then.
 //!
-//! **Two batches at once.** The sink is [pipelined](Sink::pipelined): the delivery loop
-//! hands it the next batch ([`send`](Sink::send)) before it waits for the previous one's
-//! reports, so the producer's linger and the brokers' round trip are spent reading and
+//! **Two batches at once.** The sink is [pipelined](Sink::pipelined): the pipeline
+//! [submits](Sink::submit) the next batch before it [settles](Sink::settle) the previous
+//! one, waiting for its reports, so the producer's linger and the brokers' round trip are spent reading and
 //! encoding the next batch rather than waiting. Messages are keyed by seq while in flight,
-//! so `deliver` of the next batch only waits for what `send` handed over.
+//! so settling the next batch only waits for what `submit` handed over.
 //!
 //! **Retries.** A batch whose reports do not all arrive within `ack_timeout` is reported
 //! as a transient failure; its messages stay queued in the producer, and the retry of
@@ -40,7 +40,7 @@ mod topic;
 pub use config::{Compression, KafkaSaslConfig, KafkaSinkConfig, KafkaTlsConfig, Passthrough, SaslMechanism};
 pub use topic::TopicTemplate;
 
-use crate::{Event, Sink, SinkError};
+use crate::{Event, Sink, SinkError, Ticket};
 use async_trait::async_trait;
 use committed::Committed;
 use context::LogContext;
@@ -265,6 +265,17 @@ impl KafkaSink {
         Ok(())
     }
 
+    /// Hands `batch` to the producer ahead of its settling (see [`Sink::submit`]).
+    async fn submit_batch(&mut self, batch: &[Event]) -> Result<(), SinkError> {
+        self.begin(batch)?;
+        if self.producer.as_ref().is_some_and(|p| p.client().fatal_error().is_some()) {
+            // Settling the batch before this one replaces the producer first; this batch
+            // then goes when it is settled, before any after it.
+            return Err(SinkError::transient("kafka sink: the producer is being replaced"));
+        }
+        self.send_batch(batch, Instant::now() + self.config.ack_timeout.0).await
+    }
+
     /// Waits for the delivery report of every message of `batch` in flight.
     async fn await_reports(&mut self, batch: &[Event], deadline: Instant) -> Result<(), SinkError> {
         let mut first_failure: Option<SinkError> = None;
@@ -388,16 +399,12 @@ impl Sink for KafkaSink {
         true
     }
 
-    async fn send(&mut self, batch: &[Event]) -> Result<(), SinkError> {
-        self.begin(batch)?;
-        if self.producer.as_ref().is_some_and(|p| p.client().fatal_error().is_some()) {
-            // `deliver` of the batch before this one replaces the producer first; this batch
-            // then goes when it is delivered, before any after it.
-            return Err(SinkError::transient("kafka sink: the producer is being replaced"));
-        }
-        self.send_batch(batch, Instant::now() + self.config.ack_timeout.0).await
+    async fn submit(&mut self, batch: &[Event]) -> Ticket {
+        let sent = self.submit_batch(batch).await;
+        Ticket::of(batch, sent)
     }
 
+    /// Settles a submitted batch too: messages already in flight are awaited, not sent again.
     async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
         // The pipeline stores what deliver returns: the writer id must stay.
         let writer = self.begin(batch)?;

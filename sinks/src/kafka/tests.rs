@@ -240,7 +240,7 @@ async fn after_a_restart_what_the_batch_in_doubt_delivered_is_not_sent_again() {
     let value = first.open(None).await.unwrap().unwrap();
     first.deliver(&events(1, 100)).await.unwrap();
     first.deliver(&events(101, 200)).await.unwrap();
-    first.send(&events(201, 250)).await.unwrap();
+    assert!(first.submit(&events(201, 250)).await.went_whole());
     // What was sent ahead lands (or not) while the process dies.
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(first);
@@ -286,9 +286,9 @@ async fn after_a_restart_a_retried_message_behind_the_batch_sent_ahead_does_not_
     first.open(None).await.unwrap();
     first.deliver(&events(1, 100)).await.unwrap();
     cluster.request_errors(RDKafkaApiKey::Produce, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE]);
-    first.send(&events(101, 200)).await.unwrap();
+    assert!(first.submit(&events(101, 200)).await.went_whole());
     tokio::time::sleep(Duration::from_millis(300)).await;
-    first.send(&events(201, 250)).await.unwrap();
+    assert!(first.submit(&events(201, 250)).await.went_whole());
     first.deliver(&events(101, 200)).await.unwrap_err();
     let value = first.deliver(&events(101, 200)).await.unwrap().unwrap();
     assert_eq!(Committed::decode(&value).unwrap().acked_first, Some(101));
@@ -317,14 +317,15 @@ async fn batches_sent_ahead_land_once_and_in_order() {
     let mut sink = KafkaSink::new(config(&bootstrap, "audit"));
     sink.open(None).await.unwrap();
     assert!(sink.pipelined());
-    // The delivery loop's order: each batch is sent before the previous one is awaited.
+    // The pipeline's order: each batch is submitted before the previous one is settled.
     let batches = [events(1, 100), events(101, 250), events(251, 300)];
-    sink.send(&batches[0]).await.unwrap();
-    sink.send(&batches[1]).await.unwrap();
-    sink.deliver(&batches[0]).await.unwrap();
-    sink.send(&batches[2]).await.unwrap();
-    sink.deliver(&batches[1]).await.unwrap();
-    sink.deliver(&batches[2]).await.unwrap();
+    let (one, two) = (sink.submit(&batches[0]).await, sink.submit(&batches[1]).await);
+    assert!(one.went_whole() && two.went_whole());
+    sink.settle(&one, &batches[0]).await.unwrap();
+    let three = sink.submit(&batches[2]).await;
+    assert!(three.went_whole());
+    sink.settle(&two, &batches[1]).await.unwrap();
+    sink.settle(&three, &batches[2]).await.unwrap();
     assert!(sink.inflight.is_empty(), "nothing left in flight after the last batch");
     let read = read_all(&bootstrap, "audit");
     let in_partition_order: Vec<u64> = read.iter().map(|r| r.headers["auditbridge-seq"].parse().unwrap()).collect();
