@@ -10,6 +10,9 @@ const CHANNEL: &str = "11111111-2222-3333-4444-555555555555";
 type Headers<'a> = Vec<(&'a str, &'a str)>;
 
 async fn post(url: &str, headers: &[(&str, &str)], body: impl Into<reqwest::Body>) -> (u16, String) {
+    // Plain HTTP, but reqwest still wants a crypto provider: the process's, which a test
+    // must install itself (the bridge hands every client its own).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut request = reqwest::Client::new().post(url).body(body);
     for (k, v) in headers {
         request = request.header(*k, *v);
