@@ -6,7 +6,7 @@
 mod harness;
 mod kafka_peer;
 mod kerberos_peer;
-#[path = "../../sinks/tests/syslogng/mod.rs"]
+#[path = "../../sinks/tests/it/syslogng/mod.rs"]
 mod syslogng;
 
 mod archive_crash;

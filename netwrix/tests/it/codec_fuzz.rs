@@ -4,7 +4,7 @@
 //! each fed to all ten decoders. Each must return `Ok` or a `DecodeError` inside the
 //! body; a panic or a stack overflow fails the test.
 
-mod common;
+use crate::common;
 
 use netwrix::{json, xml, DecodeError, ErrorList, Format, Page, SearchRequest};
 use proptest::strategy::{Strategy, ValueTree};

@@ -3,9 +3,7 @@
 //! spec's example documents, and decoding of the spec's reconstructed responses and of
 //! documents a lenient reader must accept (reordered, unknown elements, padded marks).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use netwrix::{
     json, xml, ActivityRecord, Detail, ErrorList, Filter, FilterValue, Format, Item, MonitoringPlan, Operator, Page,
     SearchRequest, Text,

@@ -4,7 +4,7 @@
 //! parser column must hold the record field it stands for, so workbooks and analytics
 //! rules built on the parser read our events as they read Netwrix's.
 
-mod spec_decoders;
+use crate::spec_decoders;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use netwrix::{ActivityRecord, Detail, RecordId};

@@ -5,8 +5,7 @@
 //! JSON of the JSON lines and HEC formats, for the same values, compared with what
 //! `serde_json` writes.
 
-mod spec_decoders;
-
+use crate::spec_decoders::{decode_cef, decode_leef};
 use netwrix::{ActivityRecord, Detail, Item, MonitoringPlan, RecordId, Text};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -15,7 +14,6 @@ use sinks::format::cef::{self, CefOptions};
 use sinks::format::leef::{self, Delimiter, LeefOptions, LeefProfile, LeefVersion};
 use sinks::format::{json, record_json};
 use sinks::Event;
-use spec_decoders::{decode_cef, decode_leef};
 
 /// Strings of the characters that matter, 1 to 20 of them.
 fn text() -> impl Strategy<Value = String> {

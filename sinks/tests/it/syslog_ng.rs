@@ -4,20 +4,19 @@
 //! message, and the CEF/LEEF fields through its csv and kv parsers) match the records.
 //! Install: scripts/peers/syslog-ng.sh.
 
-mod spec_decoders;
-mod syslogng;
+use crate::spec_decoders;
 
+use crate::spec_decoders::unescape_value;
+use crate::syslogng::{Ports, SyslogNg};
 use serde_json::Value;
 use sinks::format::cef::{self, CefOptions};
 use sinks::format::leef::{self, LeefOptions};
 use sinks::syslog::{SyslogConfig, SyslogSink};
 use sinks::transport::syslog::{Address, Framing, Protocol, Target, Transport};
 use sinks::{Event, Sink};
-use spec_decoders::unescape_value;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
-use syslogng::{Ports, SyslogNg};
 
 const RECORDS: usize = 10_000;
 const HOST: &str = "bridge01.corp.example";
