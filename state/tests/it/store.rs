@@ -531,8 +531,9 @@ fn crash_child() {
 fn committed_pages_survive_process_abort() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
+    // This test binary again, running only the child half (named by its module path).
     let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["crash_child", "--exact", "--test-threads=1", "--nocapture"])
+        .args(["store::crash_child", "--exact", "--test-threads=1", "--nocapture"])
         .env(CRASH_ENV, &path)
         .status()
         .unwrap();

@@ -2,18 +2,28 @@
 //! either wastes time on a fast machine or fails on a loaded one; a poll of what the
 //! test is waiting for does neither.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// How often a condition is polled: often enough not to add latency a person would
-/// notice, seldom enough not to load the shared 2-core machine.
-const POLL: Duration = Duration::from_millis(20);
+/// How often a condition is polled: after 10 ms at first, each pause half as long again
+/// as the last, up to 200 ms. A condition met soon is seen at once; a long wait on one
+/// that reads a large file (a sink's output) does not take a core from the bridge.
+const FIRST_POLL: Duration = Duration::from_millis(10);
+const MAX_POLL: Duration = Duration::from_millis(200);
+
+/// The pause after `poll`.
+fn next(poll: Duration) -> Duration {
+    (poll * 3 / 2).min(MAX_POLL)
+}
 
 /// Polls `done` until it holds, failing the test naming `what` after `limit`.
 pub async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
+    let mut poll = FIRST_POLL;
     while !done() {
         assert!(Instant::now() < deadline, "timed out after {limit:?} waiting until {what}");
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(poll).await;
+        poll = next(poll);
     }
 }
 
@@ -27,6 +37,7 @@ pub fn wait_until_blocking(what: &str, limit: Duration, done: impl FnMut() -> bo
 /// `Drop`).
 pub fn wait_until_ok(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
+    let mut poll = FIRST_POLL;
     loop {
         if done() {
             return true;
@@ -34,7 +45,8 @@ pub fn wait_until_ok(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
         if Instant::now() >= deadline {
             return false;
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(poll);
+        poll = next(poll);
     }
 }
 
@@ -43,14 +55,16 @@ pub fn wait_until_ok(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
+    Fut: Future<Output = Option<T>>,
 {
     let deadline = Instant::now() + limit;
+    let mut poll = FIRST_POLL;
     loop {
         if let Some(value) = probe().await {
             return value;
         }
         assert!(Instant::now() < deadline, "timed out after {limit:?} waiting until {what}");
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(poll).await;
+        poll = next(poll);
     }
 }
