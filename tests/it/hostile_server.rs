@@ -3,8 +3,9 @@
 //! bridge pruned them. Each must end in a named error (or, for the last, in nothing
 //! delivered twice), with the bridge's peak memory under the documented ceiling.
 
-use crate::harness::{ids_in, wait_until_blocking};
+use crate::harness::{ids_in, wait_until_ok};
 use netwrix::{ActivityRecord, Format, Page};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -196,37 +197,42 @@ struct Outcome {
     peak_rss: u64,
 }
 
+/// Runs the bridge and reports its exit code and peak RSS (KiB). A small process must
+/// start it: a child's `ru_maxrss` starts at the high-water mark of the process it was
+/// spawned from, and this test binary (shared by every end-to-end test) runs to gigabytes.
+const MEASURE: &str = r#"
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+child.returncode = os.waitstatus_to_exitcode(status)
+print(child.returncode, usage.ru_maxrss)
+"#;
+
 /// Runs `auditbridge run --once` to its end (two minutes at most) and measures it.
 fn run_once(config: &Path) -> Outcome {
     let log_path = config.with_extension("log");
     let log = std::fs::File::create(&log_path).unwrap();
-    // Reaped by wait4 below (for its rusage), not by Child::wait.
-    #[allow(clippy::zombie_processes)]
-    let child = Command::new(env!("CARGO_BIN_EXE_auditbridge"))
-        .args(["run", "--once", "--config"])
+    let mut child = Command::new("python3")
+        .args(["-c", MEASURE, env!("CARGO_BIN_EXE_auditbridge"), "run", "--once", "--config"])
         .arg(config)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut ended = None;
-    wait_until_blocking("run --once ended", Duration::from_secs(120), || {
-        let mut status = 0;
-        // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: pid is our own child, not reaped by anyone else (the Child is never waited on).
-        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if reaped == pid {
-            ended = Some((status, usage));
-        }
-        ended.is_some()
-    });
-    let Some((status, usage)) = ended else { unreachable!("wait_until_blocking returned, so the run ended") };
+        .expect("python3 starts (it measures the bridge's peak memory)");
+    let ended = wait_until_ok(Duration::from_secs(120), || matches!(child.try_wait(), Ok(Some(_))));
+    if !ended {
+        let _ = child.kill();
+        panic!("run --once did not end within two minutes");
+    }
+    let mut report = String::new();
+    child.stdout.take().expect("piped").read_to_string(&mut report).unwrap();
+    let mut fields = report.split_whitespace().map(|f| f.parse::<i64>().unwrap_or(-1));
+    let (code, max_rss_kib) = (fields.next().unwrap_or(-1), fields.next().unwrap_or(-1));
+    assert!(max_rss_kib >= 0, "the measuring python3 said {report:?}");
     Outcome {
-        success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        success: code == 0,
         log: std::fs::read_to_string(&log_path).unwrap(),
-        peak_rss: usage.ru_maxrss as u64 * 1024,
+        peak_rss: max_rss_kib as u64 * 1024,
     }
 }
 

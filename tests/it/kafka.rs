@@ -124,8 +124,10 @@ async fn broker_down_through_retries_the_sink_waits_resumes_and_loses_nothing() 
         let before = retries();
         wait_until("the sink retried 3 times", Duration::from_secs(60), || retries() >= before + 3).await;
         let during = delivered() - *down_ref.lock().unwrap();
-        // At most the batch that was in flight when the broker went down.
-        assert!(during <= 500, "{during} records acknowledged while the broker was down");
+        // At most the batches in flight when the broker went down: Kafka is a pipelined
+        // sink (`Sink::pipelined`), handed the next batch before the previous one's reports,
+        // so two batches of 500 may have reached the broker and be acknowledged after.
+        assert!(during <= 1000, "{during} records acknowledged while the broker was down");
         assert!(shared.sinks["kafka"].retries.load(Relaxed) > 0, "the sink noticed");
         eprintln!("broker down for {:?}", start.elapsed());
         cluster_ref.broker_up(1).unwrap();
