@@ -23,4 +23,8 @@ cargo fmt --all -- --check
 command -v clippy-driver >/dev/null || { echo "clippy-driver not found: rustup component add clippy" >&2; exit 1; }
 export RUSTC_WORKSPACE_WRAPPER="$PWD/scripts/lib/clippy-rustc.sh"
 cargo test --workspace --benches --no-run
+# Most end-to-end tests wait on peers and child processes, so four run at a time on two
+# cores; the CPU-heavy crash tests wait on progress with deadlines of minutes, not fixed
+# times. Set RUST_TEST_THREADS to change it.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 cargo test --workspace --no-fail-fast
