@@ -162,7 +162,9 @@ async fn tansu_frozen_through_retries_the_sink_waits_resumes_and_loses_nothing()
         let at = delivered();
         let before = retries();
         wait_until("the sink retried 3 times", Duration::from_secs(60), || retries() >= before + 3).await;
-        assert!(delivered() - at <= 500, "nothing beyond the batch in flight acknowledged while frozen");
+        // The two pipelined batches in flight at the freeze may be acknowledged after it.
+        let during = delivered() - at;
+        assert!(during <= 1000, "{during} acknowledged while frozen: more than the batches in flight");
         assert!(delivered() < N as u64);
         tansu_ref.thaw();
     })
