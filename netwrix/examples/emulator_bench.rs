@@ -72,6 +72,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
 /// Follows the marks from the first page to the empty one; returns (pages, bytes, seconds).
 async fn read_all(url: &str, format: Format) -> Result<(usize, usize, f64), Box<dyn std::error::Error + Send + Sync>> {
+    // reqwest has no crypto provider of its own in this build: the process's.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let started = Instant::now();
     let mut body = http.get(url).send().await?.bytes().await?;

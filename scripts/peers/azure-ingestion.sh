@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test peer: Microsoft's own Python client for the Logs Ingestion API,
 # `azure-monitor-ingestion`, with `azure-identity` (which logs in through MSAL), in
-# .peers/venv. tests/sentinel_python.rs drives them against `auditbridge
+# .peers/venv. tests/it/sentinel_python.rs drives them against `auditbridge
 # sentinel-receiver` (the client script is tests/fixtures/sentinel_upload.py) to show the
 # stand-in answers Microsoft's client as Azure does.
 # Idempotent. Shares .peers/venv with other Python peers: creates the venv only when it

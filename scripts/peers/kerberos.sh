@@ -3,7 +3,7 @@
 # krb5-user), Apache's mod_auth_gssapi, and faketime (a KDC with its clock off, for the
 # clock-skew test) — the real Kerberos the client's `auth = "kerberos"`/`"negotiate"` logs in
 # to (recipe: ../shared/spec/test-peers.md §8). Idempotent: installs only what is missing.
-# Nothing is started here and nothing under /etc is used: tests/kerberos.rs creates a realm in
+# Nothing is started here and nothing under /etc is used: tests/it/kerberos.rs creates a realm in
 # a temp dir (KRB5_CONFIG, KRB5_KDC_PROFILE) and starts its own krb5kdc and `apache2 -f` on
 # free loopback ports, and stops them at its end. The install starts and enables no
 # service (scripts/lib/apt.sh).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test peer: moto_server from the PyPI package `moto[server]` in .peers/venv, an
 # S3-compatible server that implements Object Lock (retention, refusing to delete a
-# locked version). tests/archive_s3.rs starts it on a free port; the archive sink's WORM
+# locked version). tests/it/archive_s3.rs starts it on a free port; the archive sink's WORM
 # uploads are checked against it (docs/archive.md).
 # Idempotent. Shares .peers/venv with other Python peers: creates the venv only when it
 # is absent and installs only the package listed here.

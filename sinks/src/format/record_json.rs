@@ -1,6 +1,6 @@
 //! Netwrix's JSON of one Activity Record, written by hand: exactly the bytes
 //! `serde_json` writes for [`ActivityRecord`] (a property test in
-//! `sinks/tests/cef_leef_props.rs` checks it), for the JSON lines and HEC formats.
+//! `sinks/tests/it/cef_leef_props.rs` checks it), for the JSON lines and HEC formats.
 //!
 //! It exists for speed: every record the file and HEC sinks send goes through it, and
 //! `serde_json` escapes strings byte by byte through its serializer machinery. Here
