@@ -47,7 +47,7 @@ async fn start_moto() -> Moto {
         .unwrap();
     let moto = Moto { child, port };
     let url = format!("http://127.0.0.1:{port}/moto-api/");
-    wait_for("moto_server answers", Duration::from_secs(60), || async { reqwest::get(&url).await.ok() }).await;
+    wait_for("moto_server answers", Duration::from_secs(60), || async { http_get(&url).await.ok() }).await;
     moto
 }
 
@@ -61,10 +61,8 @@ struct S3 {
 impl S3 {
     fn new(port: u16) -> S3 {
         let endpoint = format!("http://127.0.0.1:{port}").parse().unwrap();
-        // reqwest has no crypto provider of its own in this build: the process's.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         S3 {
-            http: reqwest::Client::new(),
+            http: http(),
             bucket: Bucket::new(endpoint, UrlStyle::Path, BUCKET, "us-east-1").unwrap(),
             creds: Credentials::new("AKIDTEST", "test-secret"),
         }

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 async fn get(url: &str) -> Option<(u16, String)> {
-    let r = reqwest::get(url).await.ok()?;
+    let r = http_get(url).await.ok()?;
     Some((r.status().as_u16(), r.text().await.ok()?))
 }
 

@@ -43,7 +43,7 @@ fn parse_prometheus(text: &str) -> HashMap<String, f64> {
 }
 
 async fn get(url: &str) -> (u16, String) {
-    let r = reqwest::get(url).await.unwrap();
+    let r = http_get(url).await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -67,7 +67,7 @@ async fn metrics_parse_and_move_during_a_run() {
     let base = format!("http://127.0.0.1:{port}");
     let url = format!("{base}/metrics");
     let first = wait_for("metrics served and counting", Duration::from_secs(30), || async {
-        let text = reqwest::get(&url).await.ok()?.text().await.ok()?;
+        let text = http_get(&url).await.ok()?.text().await.ok()?;
         Some(parse_prometheus(&text))
             .filter(|m| m.get("auditbridge_records_fetched_total{job=\"corp\"}").is_some_and(|v| *v > 0.0))
     })

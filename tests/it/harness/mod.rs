@@ -16,6 +16,19 @@ use std::path::{Path, PathBuf};
 pub const USER: &str = "CORP\\svc-export";
 pub const PASSWORD: &str = "Secr3t!";
 
+/// An HTTP client for the tests' own requests. reqwest has no crypto provider of its
+/// own in this build (the bridge hands each of its clients one), so the test process
+/// installs ring's as the default first.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// `GET url` with [`http`]'s client.
+pub async fn http_get(url: impl reqwest::IntoUrl) -> reqwest::Result<reqwest::Response> {
+    http().get(url).send().await
+}
+
 /// An emulator over plain HTTP holding `n` generated records (seed 7), with Basic auth.
 pub async fn emulator(n: usize) -> (Emulator, RunningEmulator) {
     let emulator = Emulator::new(EmulatorConfig {
