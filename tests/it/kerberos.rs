@@ -112,27 +112,43 @@ async fn kerberos_and_negotiate_export_everything_from_a_kerberos_only_server() 
     assert!(requests.iter().any(|l| l.ends_with(&format!(" 200 {principal}"))), "{requests:?}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_short_lived_ticket_is_renewed_without_failing_a_page() {
-    let mut realm = Realm::create();
-    // Service tickets for the server live 10 seconds: each is reused for 5 (half its life),
-    // then replaced.
-    realm.kadmin("modprinc -maxlife \"10 seconds\" HTTP/localhost");
+/// A `kerberos` export whose pages come slowly: the realm's KDC, Apache in front of an
+/// emulator whose next 12 pages each take `page_delay`, and the job's config. Fields
+/// drop in order: the config's directory, Apache, the emulator, then the realm.
+struct SlowExport {
+    config: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    apache: Apache,
+    _backend: (Emulator, netwrix::emulator::RunningEmulator),
+    realm: Realm,
+}
+
+async fn slow_export(mut realm: Realm, page_delay: Duration) -> SlowExport {
     let kdc = realm.start_kdc(None);
     let (emulator, running) = backend().await;
-    // A page a second: the export outlives two tickets.
     for _ in 0..12 {
-        emulator.inject(Fault::Delay(Duration::from_secs(1)));
+        emulator.inject(Fault::Delay(page_delay));
     }
     let apache = Apache::start(&realm, &running.base_url);
     let url = format!("http://localhost:{}", apache.port);
     let dir = tempfile::tempdir().unwrap();
     let kdc_line = format!("kdc = \"127.0.0.1:{kdc}\"");
     let config = config(dir.path(), &url, "kerberos", &format!("{KUSER}@{REALM}"), KPASSWORD, &kdc_line);
-    let out = auditbridge_counting(&["run", "--once"], &config);
+    SlowExport { config, dir, apache, _backend: (emulator, running), realm }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_short_lived_ticket_is_renewed_without_failing_a_page() {
+    let realm = Realm::create();
+    // Service tickets for the server live 10 seconds: each is reused for 5 (half its life),
+    // then replaced.
+    realm.kadmin("modprinc -maxlife \"10 seconds\" HTTP/localhost");
+    // A page a second: the export outlives two tickets.
+    let export = slow_export(realm, Duration::from_secs(1)).await;
+    let out = auditbridge_counting(&["run", "--once"], &export.config);
     let said = text(&out);
     assert!(out.status.success(), "{said}");
-    assert_eq!(ids_in(&dir.path().join("out/records.jsonl")), expected_ids(RECORDS));
+    assert_eq!(ids_in(&export.dir.path().join("out/records.jsonl")), expected_ids(RECORDS));
     let tickets = tickets(&said);
     assert!(tickets >= 2, "the ticket was never renewed: {said}");
     // Every renewal is a login of its own (sspi keeps no TGT), and nothing else asks the KDC.
@@ -142,20 +158,10 @@ async fn a_short_lived_ticket_is_renewed_without_failing_a_page() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_kept_ticket_the_server_refuses_is_replaced_by_a_new_login() {
-    let mut realm = Realm::create();
-    let kdc = realm.start_kdc(None);
-    let (emulator, running) = backend().await;
-    for _ in 0..12 {
-        emulator.inject(Fault::Delay(Duration::from_millis(500)));
-    }
-    let apache = Apache::start(&realm, &running.base_url);
-    let url = format!("http://localhost:{}", apache.port);
-    let dir = tempfile::tempdir().unwrap();
-    let kdc_line = format!("kdc = \"127.0.0.1:{kdc}\"");
-    let config = config(dir.path(), &url, "kerberos", &format!("{KUSER}@{REALM}"), KPASSWORD, &kdc_line);
+    let export = slow_export(Realm::create(), Duration::from_millis(500)).await;
     let child = Command::new(env!("CARGO_BIN_EXE_auditbridge"))
         .args(["run", "--once", "--config"])
-        .arg(&config)
+        .arg(&export.config)
         .env("RUST_LOG", "info,netwrix::client::kerberos=debug")
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::piped())
@@ -165,20 +171,18 @@ async fn a_kept_ticket_the_server_refuses_is_replaced_by_a_new_login() {
     // Once two pages went through on the first ticket, the server's key changes (a new key
     // version in a keytab that no longer holds the old one).
     let took = format!(" 200 {KUSER}@{REALM}");
-    let started = std::time::Instant::now();
-    while apache.requests().iter().filter(|l| l.ends_with(&took)).count() < 2 {
-        assert!(started.elapsed() < Duration::from_secs(30), "no pages: {:?}", apache.requests());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let rekeyed = realm.dir.path().join("rekeyed.keytab");
-    realm.kadmin(&format!("ktadd -k {} HTTP/localhost", rekeyed.display()));
+    wait_until_blocking("two pages went through on the first ticket", Duration::from_secs(30), || {
+        export.apache.requests().iter().filter(|l| l.ends_with(&took)).count() >= 2
+    });
+    let rekeyed = export.realm.dir.path().join("rekeyed.keytab");
+    export.realm.kadmin(&format!("ktadd -k {} HTTP/localhost", rekeyed.display()));
     // Written in place: the file keeps the mode that lets Apache's workers read it.
-    std::fs::write(apache.dir.path().join("http.keytab"), std::fs::read(&rekeyed).unwrap()).unwrap();
+    std::fs::write(export.apache.dir.path().join("http.keytab"), std::fs::read(&rekeyed).unwrap()).unwrap();
 
     let out = child.wait_with_output().unwrap();
     let said = text(&out);
     assert!(out.status.success(), "{said}");
-    assert_eq!(ids_in(&dir.path().join("out/records.jsonl")), expected_ids(RECORDS));
+    assert_eq!(ids_in(&export.dir.path().join("out/records.jsonl")), expected_ids(RECORDS));
     assert!(said.contains("the server refused the kept service ticket; logging in again"), "{said}");
     assert_eq!(tickets(&said), 2, "{said}");
 }
