@@ -295,14 +295,22 @@ mod tests {
     use async_trait::async_trait;
     use std::sync::Mutex;
 
-    /// A pipelined sink that writes seqs to a wire; its second `submit` puts half the batch
-    /// on the wire and fails.
-    struct Wire {
+    /// One call on a [`Recorder`]: which, the last seq of its batch, and how many batches
+    /// were submitted and not yet settled after it.
+    type Call = (&'static str, u64, usize);
+
+    /// A pipelined sink that writes seqs to a wire (each once) and notes its calls; with
+    /// `fail_second`, its second `submit` puts half the batch on the wire and fails.
+    #[derive(Default)]
+    struct Recorder {
         wire: Arc<Mutex<Vec<u64>>>,
-        sends: usize,
+        calls: Arc<Mutex<Vec<Call>>>,
+        fail_second: bool,
+        submits: usize,
+        open: usize,
     }
 
-    impl Wire {
+    impl Recorder {
         fn put(&self, batch: &[Event]) {
             let mut wire = self.wire.lock().unwrap();
             for e in batch {
@@ -314,7 +322,7 @@ mod tests {
     }
 
     #[async_trait]
-    impl Sink for Wire {
+    impl Sink for Recorder {
         async fn open(&mut self, _: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError> {
             Ok(None)
         }
@@ -322,17 +330,26 @@ mod tests {
             true
         }
         async fn submit(&mut self, batch: &[Event]) -> Ticket {
-            self.sends += 1;
-            if self.sends == 2 {
+            self.submits += 1;
+            self.open += 1;
+            self.calls.lock().unwrap().push(("submit", batch[batch.len() - 1].seq, self.open));
+            if self.fail_second && self.submits == 2 {
                 self.put(&batch[..batch.len() / 2]);
                 return Ticket::partly(batch, SinkError::transient("the peer went away mid-batch"));
             }
             self.put(batch);
             Ticket::whole(batch)
         }
-        async fn deliver(&mut self, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
+        async fn settle(&mut self, ticket: &Ticket, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
+            assert_eq!(ticket.seqs(), batch[0].seq..=batch[batch.len() - 1].seq, "the ticket names its batch");
+            // What did not go at `submit` goes now.
             self.put(batch);
-            Ok(None)
+            self.open -= 1;
+            self.calls.lock().unwrap().push(("settle", *ticket.seqs().end(), self.open));
+            Ok(Some(ticket.seqs().end().to_string().into_bytes()))
+        }
+        async fn deliver(&mut self, _: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
+            unreachable!("the pipeline settles what it submitted")
         }
     }
 
@@ -371,50 +388,18 @@ mod tests {
     #[tokio::test]
     async fn after_a_failed_send_ahead_the_peer_still_gets_records_in_spool_order() {
         let wire = Arc::new(Mutex::new(Vec::new()));
-        let (delivery, _store, _trigger) = fifty_rows_to(Box::new(Wire { wire: wire.clone(), sends: 0 }));
+        let sink = Recorder { wire: wire.clone(), fail_second: true, ..Recorder::default() };
+        let (delivery, _store, _trigger) = fifty_rows_to(Box::new(sink));
         delivery.run().await.unwrap();
         let wire = wire.lock().unwrap().clone();
         assert_eq!(wire, (1..=50).collect::<Vec<u64>>(), "every record once, in spool order");
     }
 
-    /// One call on a [`Ledger`]: which, the last seq of its batch, and how many batches
-    /// were submitted and not yet settled after it.
-    type Call = (&'static str, u64, usize);
-
-    /// A pipelined sink that notes its calls.
-    struct Ledger {
-        calls: Arc<Mutex<Vec<Call>>>,
-        open: usize,
-    }
-
-    #[async_trait]
-    impl Sink for Ledger {
-        async fn open(&mut self, _: Option<&[u8]>) -> Result<Option<Vec<u8>>, SinkError> {
-            Ok(None)
-        }
-        fn pipelined(&self) -> bool {
-            true
-        }
-        async fn submit(&mut self, batch: &[Event]) -> Ticket {
-            self.open += 1;
-            self.calls.lock().unwrap().push(("submit", batch[batch.len() - 1].seq, self.open));
-            Ticket::whole(batch)
-        }
-        async fn settle(&mut self, ticket: &Ticket, batch: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
-            assert_eq!(ticket.seqs(), batch[0].seq..=batch[batch.len() - 1].seq, "the ticket names its batch");
-            self.open -= 1;
-            self.calls.lock().unwrap().push(("settle", *ticket.seqs().end(), self.open));
-            Ok(Some(ticket.seqs().end().to_string().into_bytes()))
-        }
-        async fn deliver(&mut self, _: &[Event]) -> Result<Option<Vec<u8>>, SinkError> {
-            unreachable!("the pipeline settles what it submitted")
-        }
-    }
-
     #[tokio::test]
     async fn a_pipelined_sink_has_two_batches_out_at_most_and_they_settle_in_order() {
         let calls = Arc::new(Mutex::new(Vec::new()));
-        let (delivery, store, _trigger) = fifty_rows_to(Box::new(Ledger { calls: calls.clone(), open: 0 }));
+        let sink = Recorder { calls: calls.clone(), ..Recorder::default() };
+        let (delivery, store, _trigger) = fifty_rows_to(Box::new(sink));
         delivery.run().await.unwrap();
         let calls = calls.lock().unwrap().clone();
         let expected = vec![
