@@ -4,6 +4,9 @@
 //! Encoding, version 1 (17 bytes): byte 0 is `1`, bytes 1..9 the open segment's index
 //! (`active.<index>.jsonl.gz`), bytes 9..17 its acknowledged length, both u64
 //! big-endian. An unknown version or length is refused, never guessed at.
+//!
+//! The layout is the file sink's (a version, then a position and a length), so the
+//! codec is [`crate::file::committed::Committed`]'s, with `index` in `generation`'s place.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Committed {
@@ -11,24 +14,14 @@ pub(crate) struct Committed {
     pub len: u64,
 }
 
-const VERSION: u8 = 1;
-const ENCODED_LEN: usize = 17;
-
 impl Committed {
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(ENCODED_LEN);
-        out.push(VERSION);
-        out.extend_from_slice(&self.index.to_be_bytes());
-        out.extend_from_slice(&self.len.to_be_bytes());
-        out
+        crate::file::committed::Committed { generation: self.index, len: self.len }.encode()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        if bytes.len() != ENCODED_LEN || bytes[0] != VERSION {
-            return Err(format!("unknown committed value ({} bytes, version {:?})", bytes.len(), bytes.first()));
-        }
-        let u64_at = |i: usize| bytes[i..i + 8].try_into().map(u64::from_be_bytes).map_err(|_| "bad u64".to_string());
-        Ok(Self { index: u64_at(1)?, len: u64_at(9)? })
+        let c = crate::file::committed::Committed::decode(bytes)?;
+        Ok(Self { index: c.generation, len: c.len })
     }
 }
 

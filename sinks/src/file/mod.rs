@@ -24,7 +24,7 @@
 //! A file found shorter than acknowledged (someone truncated or removed it) is logged
 //! and appended to, never a failure.
 
-mod committed;
+pub(crate) mod committed;
 mod config;
 pub(crate) mod error;
 mod layout;
