@@ -68,9 +68,9 @@ async fn documented_write_examples_come_back_field_for_field_through_the_client(
             Format::Xml => (xml.clone(), ""),
             Format::Json => (json.clone(), "?format=json"),
         };
-        // reqwest has no crypto provider of its own in this build: the process's.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let response = reqwest::Client::new()
+        let response = crate::common::http_builder()
+            .build()
+            .unwrap()
             .post(format!("{}/netwrix/api/v1/activity_records/{query}", running.base_url))
             .header("Content-Type", format.content_type())
             .body(body)

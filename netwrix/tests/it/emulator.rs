@@ -58,9 +58,7 @@ impl Reply {
 
 impl Api {
     fn new(base: &str) -> Self {
-        // reqwest has no crypto provider of its own in this build: the process's.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        Api { http: reqwest::Client::builder().build().unwrap(), base: base.to_string(), auth: None }
+        Api { http: crate::common::http_builder().build().unwrap(), base: base.to_string(), auth: None }
     }
 
     fn with_auth(base: &str, user: &str, password: &str) -> Self {
@@ -541,9 +539,7 @@ async fn tls_serves_and_the_fingerprint_matches() {
     assert_eq!(fingerprint.len(), 64);
 
     // Accept anything, but look at what was presented.
-    // reqwest has no crypto provider of its own in this build: the process's.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::builder().tls_danger_accept_invalid_certs(true).tls_info(true).build().unwrap();
+    let http = crate::common::http_builder().tls_danger_accept_invalid_certs(true).tls_info(true).build().unwrap();
     let resp = http.get(format!("{}{ENUM}", server.base_url)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let der = resp.extensions().get::<reqwest::tls::TlsInfo>().and_then(|i| i.peer_certificate()).unwrap().to_vec();
@@ -551,9 +547,7 @@ async fn tls_serves_and_the_fingerprint_matches() {
 
     // Trust exactly the PEM: the certificate is valid for 127.0.0.1.
     let cert = reqwest::Certificate::from_pem(server.cert_pem.as_deref().unwrap().as_bytes()).unwrap();
-    // reqwest has no crypto provider of its own in this build: the process's.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::builder().tls_certs_only([cert]).build().unwrap();
+    let http = crate::common::http_builder().tls_certs_only([cert]).build().unwrap();
     let api = Api { http, base: server.base_url.clone(), auth: None };
     assert_eq!(api.get(ENUM).await.page(Format::Xml).records.len(), 3);
     let localhost = format!("https://localhost:{}", server.addr.port());

@@ -13,6 +13,14 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 
+/// A reqwest client builder for the tests' own requests. reqwest has no crypto provider
+/// of its own in this build (the client hands it one), so the test process installs
+/// ring's as the default first.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 /// A character XML 1.0 can carry (so values survive both codecs).
 pub fn arb_char() -> impl Strategy<Value = char> {
     prop_oneof![
